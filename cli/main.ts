@@ -2,15 +2,20 @@
  * Kit commands of `taskfleet` (the runtime's own commands — worker, api — live in
  * worker-runtime/src/cli). Each command is its own module exporting `run(argv): Promise<number>`.
  */
-type Command = { summary: string; load: () => Promise<{ run: (argv: string[]) => Promise<number> }> };
+type Command = {
+  summary: string;
+  load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
+};
 
 const COMMANDS: Record<string, Command> = {
   broker: {
-    summary: "broker render --stack <name> --out <dir>: write rabbitmq.conf, enabled_plugins, definitions.json",
+    summary:
+      "broker render --stack <name> --out <dir>: write rabbitmq.conf, enabled_plugins, definitions.json",
     load: () => import("./broker.js"),
   },
   plan: {
-    summary: "plan --stack <name> --out <dir>: run the Pulumi program offline with mocks and write the plan",
+    summary:
+      "plan --stack <name> --out <dir>: run the Pulumi program offline with mocks and write the plan",
     load: () => import("./plan.js"),
   },
 };

@@ -39,7 +39,9 @@ function ensureDeps() {
   log(`installing npm dependencies: npm ${args.join(" ")}`);
   const r = spawnSync("npm", args, { cwd: root, stdio: "inherit" });
   if (r.status !== 0) {
-    process.stderr.write(`[setup] npm ${args[0]} failed (exit ${r.status}); see the output above.\n`);
+    process.stderr.write(
+      `[setup] npm ${args[0]} failed (exit ${r.status}); see the output above.\n`,
+    );
     process.exit(r.status ?? 1);
   }
   writeFileSync(marker, want);

@@ -32,7 +32,11 @@ export interface StartOptions {
 }
 
 /** Starts `cmd` with output appended to `logFile`; the child is killed if this process exits. */
-export function startLogged(cmd: string, args: readonly string[], opts: StartOptions): ChildProcess {
+export function startLogged(
+  cmd: string,
+  args: readonly string[],
+  opts: StartOptions,
+): ChildProcess {
   hookExit();
   const fd = openSync(opts.logFile, "a");
   const child = spawn(cmd, args, {

@@ -168,10 +168,14 @@ export class RabbitMqNode {
   /** Runs `rabbitmqctl` (or another CLI from the package) against this node; returns stdout. */
   async ctl(args: readonly string[], tool = "rabbitmqctl"): Promise<string> {
     try {
-      const { stdout } = await execFileP(`${RABBITMQ_SBIN}/${tool}`, ["-n", this.nodeName, ...args], {
-        env: this.env(),
-        maxBuffer: 16 * 1024 * 1024,
-      });
+      const { stdout } = await execFileP(
+        `${RABBITMQ_SBIN}/${tool}`,
+        ["-n", this.nodeName, ...args],
+        {
+          env: this.env(),
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      );
       return stdout;
     } catch (err) {
       const e = err as { stderr?: string; stdout?: string; message: string };

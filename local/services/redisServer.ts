@@ -48,13 +48,20 @@ export class RedisServer {
     mkdirSync(this.dir, { recursive: true });
     const o = this.opts;
     const args = [
-      "--port", String(this.port),
-      "--bind", "127.0.0.1",
-      "--dir", this.dir,
-      "--save", "",
-      "--appendonly", "no",
-      "--daemonize", "no",
-      "--protected-mode", "no",
+      "--port",
+      String(this.port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      this.dir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--daemonize",
+      "no",
+      "--protected-mode",
+      "no",
       ...(o.password ? ["--requirepass", o.password, "--masterauth", o.password] : []),
       ...(o.replicaOf ? ["--replicaof", o.replicaOf.host, String(o.replicaOf.port)] : []),
       ...(o.extraArgs ?? []),
@@ -63,7 +70,9 @@ export class RedisServer {
     this.child = child;
     const exited = new Promise<never>((_, reject) =>
       child.once("exit", (code) =>
-        reject(new Error(`redis-server exited during start (code ${code}):\n${tail(this.logFile)}`)),
+        reject(
+          new Error(`redis-server exited during start (code ${code}):\n${tail(this.logFile)}`),
+        ),
       ),
     );
     exited.catch(() => undefined);
