@@ -99,11 +99,14 @@ function ensureSystem() {
   }
   const list = missing.map((p) => `${p.pkg} (${p.why})`).join(", ");
   const cmd = `sudo apt-get update && sudo apt-get install -y ${missing.map((p) => p.pkg).join(" ")}`;
+  const reason = !isRoot
+    ? "Setup installs them itself only when it runs as root with apt-get; this is not root. "
+    : !onPath("apt-get")
+      ? "Setup installs them itself with apt-get, which this machine does not have. "
+      : "apt-get could not install them (see its output above). ";
   process.stderr.write(
     `taskfleet setup: missing system packages: ${list}. ` +
-      (isRoot
-        ? "apt-get could not install them here. "
-        : "Setup installs them only when it runs as root with apt-get. ") +
+      reason +
       `Install them with: ${cmd}\n` +
       "Then run the command again. The tests and `npm run local` start their own RabbitMQ and Redis " +
       "processes from these packages; no system service needs to be running.\n",
