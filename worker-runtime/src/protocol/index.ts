@@ -1,0 +1,3 @@
+export * from "./json.js";
+export * from "./message.js";
+export * from "./result.js";
