@@ -1,0 +1,86 @@
+/**
+ * Metric names and scrape job names the monitoring generators rely on. Pure constants: the
+ * contract between the monitored processes and the alert rules, the dashboards and
+ * `docs/operations.md`.
+ */
+
+/** Prometheus job names; rules select on them, so they are part of the contract too. */
+export const JOBS = {
+  /** Each RabbitMQ node's `/metrics` (node-level: alarms, identity, global counters). */
+  rabbitmq: "rabbitmq",
+  /** Each RabbitMQ node's `/metrics/detailed` with per-queue families (labels vhost, queue). */
+  rabbitmqQueues: "rabbitmq-queues",
+  /** Each taskfleet worker's `/metrics`. */
+  workers: "taskfleet-workers",
+  /** The task API's `/metrics`. */
+  api: "taskfleet-api",
+  /** redis_exporter in front of the result backend. */
+  redis: "redis",
+} as const;
+export type JobName = (typeof JOBS)[keyof typeof JOBS];
+
+/** Port of RabbitMQ's `rabbitmq_prometheus` plugin (plain HTTP). */
+export const RABBITMQ_PROMETHEUS_PORT = 15692;
+/** Port redis_exporter listens on. */
+export const REDIS_EXPORTER_PORT = 9121;
+
+/**
+ * Families requested from `/metrics/detailed` for per-queue series. They come out prefixed
+ * `rabbitmq_detailed_`, so they never mix with the aggregated series of the `/metrics` job.
+ */
+export const RABBITMQ_DETAILED_FAMILIES: readonly string[] = Object.freeze([
+  "queue_coarse_metrics",
+  "queue_consumer_count",
+]);
+
+/** RabbitMQ 3.10 `rabbitmq_prometheus` metric names the rules use (checked against a real node). */
+export const RABBITMQ_METRICS = {
+  identityInfo: "rabbitmq_identity_info",
+  memoryAlarm: "rabbitmq_alarms_memory_used_watermark",
+  diskAlarm: "rabbitmq_alarms_free_disk_space_watermark",
+  residentMemoryBytes: "rabbitmq_process_resident_memory_bytes",
+  residentMemoryLimitBytes: "rabbitmq_resident_memory_limit_bytes",
+  openFds: "rabbitmq_process_open_fds",
+  maxFds: "rabbitmq_process_max_fds",
+  receivedConfirm: "rabbitmq_global_messages_received_confirm_total",
+  confirmed: "rabbitmq_global_messages_confirmed_total",
+  unroutableDropped: "rabbitmq_global_messages_unroutable_dropped_total",
+  unroutableReturned: "rabbitmq_global_messages_unroutable_returned_total",
+  messagesReady: "rabbitmq_queue_messages_ready",
+  messagesUnacked: "rabbitmq_queue_messages_unacked",
+  queueReady: "rabbitmq_detailed_queue_messages_ready",
+  queueUnacked: "rabbitmq_detailed_queue_messages_unacked",
+  queueConsumers: "rabbitmq_detailed_queue_consumers",
+} as const;
+
+/** redis_exporter metric names the rules use. */
+export const REDIS_METRICS = {
+  up: "redis_up",
+  memoryUsedBytes: "redis_memory_used_bytes",
+  memoryMaxBytes: "redis_memory_max_bytes",
+  commandsDurationSecondsTotal: "redis_commands_duration_seconds_total",
+  commandsTotal: "redis_commands_total",
+  evictedKeysTotal: "redis_evicted_keys_total",
+} as const;
+
+/**
+ * Metrics every taskfleet worker serves on `/metrics` (the worker runtime's contract, listed in
+ * docs/operations.md). Counters and the histogram carry a `queue` label; gauges are per worker.
+ */
+export const WORKER_METRICS = {
+  received: "taskfleet_tasks_received_total",
+  succeeded: "taskfleet_tasks_succeeded_total",
+  failed: "taskfleet_tasks_failed_total",
+  retried: "taskfleet_tasks_retried_total",
+  runtimeSeconds: "taskfleet_task_runtime_seconds",
+  inFlight: "taskfleet_tasks_in_flight",
+  concurrency: "taskfleet_worker_concurrency",
+  prefetch: "taskfleet_worker_prefetch",
+  ready: "taskfleet_worker_ready",
+} as const;
+
+/**
+ * Queues RabbitMQ's federation plugin creates on the upstream side of an exchange federation
+ * link (`federation: <exchange> -> <downstream>`). The link is the queue's consumer.
+ */
+export const FEDERATION_QUEUE_REGEX = "federation: .*";
