@@ -1,0 +1,177 @@
+/**
+ * Runs a Pulumi program against Pulumi's mocks (no cloud, no Pulumi CLI) and records every
+ * resource it registers: type, name, parent and inputs. Used by `taskfleet plan` and by the
+ * component tests. Mocks are installed before the program is imported, as Pulumi requires.
+ *
+ * Outputs that only a cloud would compute (ids, endpoints, load-balancer hostnames, generated
+ * passwords, peer stacks' outputs) get deterministic placeholder values so that everything
+ * downstream of them is rendered too.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  /** Name of the parent resource (`undefined` for the stack's top level). */
+  readonly parent?: string;
+  /** Type of the parent resource. */
+  readonly parentType?: string;
+  readonly custom: boolean;
+  readonly provider?: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+export interface MockEngineOptions {
+  readonly project?: string;
+  readonly stack?: string;
+  /** Config values keyed `taskfleet:network` etc.; objects are JSON-encoded for Pulumi. */
+  readonly config?: Record<string, unknown>;
+  /** Outputs of other stacks read through StackReference, by fully qualified stack name. */
+  readonly stackOutputs?: Record<string, Record<string, unknown>>;
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+}
+
+type Monitor = {
+  registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
+};
+
+/** The last URN segment is the resource's name; the type is the last `$`-part of the third. */
+function splitUrn(urn: string): { name: string; type: string } {
+  const parts = urn.split("::");
+  const qualified = parts[2] ?? "";
+  return { name: parts.slice(3).join("::"), type: qualified.split("$").pop() ?? "" };
+}
+
+/** Deterministic outputs for what the cloud would compute. */
+export function mockState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  stackOutputs: Record<string, Record<string, unknown>>,
+): Record<string, unknown> {
+  const base: Record<string, unknown> = { ...inputs, arn: `arn:aws:mock:::${type}/${name}` };
+  switch (type) {
+    case "pulumi:pulumi:StackReference": {
+      const ref = String(inputs.name ?? name);
+      return { name: ref, outputs: stackOutputs[ref] ?? {}, secretOutputNames: [] };
+    }
+    case "random:index/randomPassword:RandomPassword":
+      return { ...base, result: `mock-${name}-password`, bcryptHash: `mock-${name}-bcrypt` };
+    case "aws:eks/cluster:Cluster":
+      return {
+        ...base,
+        name: `${name}-cluster`,
+        endpoint: `https://${name}.eks.mock`,
+        certificateAuthority: { data: Buffer.from(`${name}-ca`).toString("base64") },
+      };
+    case "aws:ec2/launchTemplate:LaunchTemplate":
+      return { ...base, latestVersion: 1 };
+    case "aws:ec2/vpc:Vpc":
+      return { ...base, cidrBlock: inputs.cidrBlock };
+    case "kubernetes:core/v1:Service":
+      return { ...base, status: { loadBalancer: { ingress: [{ hostname: `${name}.elb.mock` }] } } };
+    case "aws:elasticache/replicationGroup:ReplicationGroup":
+      return {
+        ...base,
+        configurationEndpointAddress: `clustercfg.${name}.cache.mock`,
+        primaryEndpointAddress: "",
+      };
+    case "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup":
+      return {
+        ...base,
+        globalReplicationGroupId: `mock-${String(inputs.globalReplicationGroupIdSuffix ?? name)}`,
+      };
+    case "aws:opensearch/domain:Domain":
+      return { ...base, endpoint: `vpc-${name}.es.mock` };
+    case "aws:s3/bucketV2:BucketV2":
+    case "aws:s3/bucket:Bucket":
+      return { ...base, bucket: inputs.bucket ?? `${name}-bucket` };
+    case "aws:iam/role:Role":
+      return { ...base, name: inputs.name ?? `${name}-role` };
+    default:
+      return base;
+  }
+}
+
+export interface MockEngine {
+  readonly resources: RecordedResource[];
+  /** Waits until every registration the program started has completed. */
+  settle(): Promise<void>;
+}
+
+/** Installs the mocks; import (or re-run) the program after this. */
+export async function installMocks(options: MockEngineOptions = {}): Promise<MockEngine> {
+  const resources: RecordedResource[] = [];
+  const parents = new Map<string, string>();
+  const stackOutputs = options.stackOutputs ?? {};
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(options.config ?? {})) {
+    config[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  pulumi.runtime.setAllConfig(config, []);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        const key = `${args.type}::${args.name}`;
+        const parentUrn = parents.get(key);
+        const parent = parentUrn ? splitUrn(parentUrn) : undefined;
+        resources.push({
+          type: args.type,
+          name: args.name,
+          parent: parent?.name,
+          parentType: parent?.type,
+          custom: args.custom ?? false,
+          provider: args.provider,
+          inputs: args.inputs as Record<string, unknown>,
+        });
+        const state = mockState(
+          args.type,
+          args.name,
+          args.inputs as Record<string, unknown>,
+          stackOutputs,
+        );
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        switch (args.token) {
+          case "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+              accountId: "123456789012",
+              arn: "arn:aws:iam::123456789012:user/mock",
+              userId: "mock",
+            };
+          case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com" };
+          default:
+            return {};
+        }
+      },
+    },
+    options.project ?? "taskfleet",
+    options.stack ?? "test",
+    true,
+  );
+  const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const parent = req.getParent();
+    if (parent) parents.set(`${req.getType()}::${req.getName()}`, parent);
+    return register(req, cb);
+  };
+  return {
+    resources,
+    async settle() {
+      await pulumi.runtime.disconnect();
+    },
+  };
+}
+
+/** Resolves an Output's value in tests and the plan (mocks resolve every value). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => resolve(v)));
+}

@@ -1,0 +1,884 @@
+/**
+ * The typed description of one region (one stack), parsed once from the stack's `taskfleet:*`
+ * keys and validated before anything is created. Pure: no Pulumi import, no I/O, so the entry
+ * program, `taskfleet plan`, the local target and the tests share it.
+ *
+ * The broker's own description (`taskfleet:broker`) is parsed by `components/broker/brokerSpec.ts`;
+ * this module covers everything around it.
+ */
+import { ConfigError, show } from "./errors.js";
+import {
+  array,
+  boolean,
+  cpu,
+  integer,
+  object,
+  oneOf,
+  onlyKeys,
+  optionalString,
+  string,
+  stringArray,
+  type Raw,
+} from "./read.js";
+
+export const NAMESPACE = "taskfleet";
+
+/** Every stack key this module reads (without the `taskfleet:` prefix); `broker` is the broker spec's. */
+export const CONFIG_KEYS = [
+  "region",
+  "environment",
+  "network",
+  "cluster",
+  "brokerCluster",
+  "workers",
+  "ingress",
+  "storage",
+  "federation",
+] as const;
+export type ConfigKey = (typeof CONFIG_KEYS)[number];
+
+export type Environment = "prod" | "dev";
+export type ClusterMode = "eks" | "existing";
+export type BrokerVolumeType = "gp3" | "io2";
+export type PriorityClass = "high" | "default" | "low";
+export type GlobalDatastoreRole = "primary" | "secondary" | "none";
+
+export interface NetworkConfig {
+  /** CIDR of a new VPC; regions that federate need non-overlapping blocks. */
+  readonly cidr: string;
+  /** Exactly three zones when a VPC is created. */
+  readonly availabilityZones: readonly string[];
+  /** Use this VPC instead of creating one. */
+  readonly existingVpcId?: string;
+  readonly existingPrivateSubnetIds: readonly string[];
+  readonly existingPublicSubnetIds: readonly string[];
+}
+
+export interface NodePoolConfig {
+  readonly instanceTypes: readonly string[];
+  readonly minNodes: number;
+  readonly maxNodes: number;
+  readonly desiredNodes: number;
+  readonly volumeSizeGiB: number;
+}
+
+export interface ClusterConfig {
+  readonly mode: ClusterMode;
+  /** EKS control-plane version (mode `eks`). */
+  readonly kubernetesVersion: string;
+  /** Path to (or contents of) a kubeconfig (mode `existing`). */
+  readonly kubeconfig?: string;
+  readonly context?: string;
+  /** Whether the EKS API endpoint is reachable from the internet. */
+  readonly endpointPublicAccess: boolean;
+  /** Install the KEDA Helm chart (mode `eks`; an existing cluster must have KEDA already). */
+  readonly installKeda: boolean;
+  readonly brokerPool: NodePoolConfig;
+  readonly systemPool: NodePoolConfig;
+}
+
+export interface BrokerClusterConfig {
+  /** RabbitMQ image, pinned by the user (versions drift, so no default tag beyond the one tested). */
+  readonly image: string;
+  readonly volumeType: BrokerVolumeType;
+  readonly volumeSizeGiB: number;
+  readonly iops: number;
+  readonly throughputMiBps: number;
+  readonly cpu: string;
+  readonly memoryGiB: number;
+  readonly terminationGracePeriodSeconds: number;
+}
+
+export interface WorkerPoolConfig {
+  /** Pool name; the worker node name is `<name>_worker@%h`. */
+  readonly name: string;
+  readonly queue: string;
+  readonly priority: PriorityClass;
+  readonly concurrency: number;
+  readonly minConcurrency: number;
+  readonly maxConcurrency: number;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  /** KEDA target: ready messages per replica. */
+  readonly backlogPerReplica: number;
+  readonly cpu: string;
+  readonly memoryMiB: number;
+  readonly taskTimeLimitSeconds: number;
+  readonly instanceTypes: readonly string[];
+  readonly minNodes: number;
+  readonly maxNodes: number;
+}
+
+export interface WorkersConfig {
+  readonly image: string;
+  /** Task module passed as `-A` (path inside the image); omitted when empty. */
+  readonly app?: string;
+  readonly healthPort: number;
+  readonly pools: readonly WorkerPoolConfig[];
+}
+
+export interface IngressConfig {
+  readonly replicas: number;
+  readonly port: number;
+  readonly cpu: string;
+  readonly memoryMiB: number;
+  /** The one name users call in every region (latency routing picks the region). */
+  readonly hostname?: string;
+  readonly hostedZoneId?: string;
+}
+
+export interface RedisConfig {
+  readonly nodeType: string;
+  readonly engineVersion: string;
+  readonly shards: number;
+  readonly replicasPerShard: number;
+  readonly globalDatastore: {
+    readonly role: GlobalDatastoreRole;
+    /** Secondary only: the primary's stack (`org/project/stack`). */
+    readonly primaryStack?: string;
+    /** Primary only: the regions allowed to join (at most two). */
+    readonly secondaryRegions: readonly string[];
+  };
+}
+
+export interface OpenSearchConfig {
+  readonly engineVersion: string;
+  readonly instanceType: string;
+  readonly instanceCount: number;
+  readonly volumeSizeGiB: number;
+}
+
+export interface ArchiveConfig {
+  readonly glacierAfterDays: number;
+  readonly expireAfterDays: number;
+}
+
+export interface StorageConfig {
+  readonly redis: RedisConfig;
+  readonly opensearch: OpenSearchConfig;
+  readonly archive: ArchiveConfig;
+}
+
+export interface FederationPeer {
+  readonly region: string;
+  /** Fully qualified stack name holding the peer's outputs (`org/taskfleet/prod-eu-west-1`). */
+  readonly stack: string;
+}
+
+export interface RegionConfig {
+  readonly region: string;
+  readonly environment: Environment;
+  readonly network: NetworkConfig;
+  readonly cluster: ClusterConfig;
+  readonly brokerCluster: BrokerClusterConfig;
+  readonly workers: WorkersConfig;
+  readonly ingress: IngressConfig;
+  readonly storage: StorageConfig;
+  readonly federation: { readonly peers: readonly FederationPeer[] };
+}
+
+/** Defaults, in one place. `Pulumi.yaml` declares the same values (a test checks they match). */
+export const DEFAULTS = Object.freeze({
+  environment: "prod" as Environment,
+  network: { cidr: "10.0.0.0/16" },
+  cluster: {
+    mode: "eks" as ClusterMode,
+    kubernetesVersion: "1.33",
+    endpointPublicAccess: false,
+    installKeda: true,
+    brokerPool: { instanceTypes: ["r6i.xlarge"], volumeSizeGiB: 100 },
+    systemPool: { instanceTypes: ["m6i.large"], minNodes: 2, maxNodes: 4, volumeSizeGiB: 50 },
+  },
+  brokerCluster: {
+    image: "rabbitmq:3.13-management",
+    volumeType: "gp3" as BrokerVolumeType,
+    volumeSizeGiB: 200,
+    gp3Iops: 3000,
+    gp3ThroughputMiBps: 125,
+    cpu: "2",
+    memoryGiB: 8,
+    terminationGracePeriodSeconds: 3600,
+  },
+  workers: { image: "ghcr.io/taskfleet/worker:0.1.0", healthPort: 8080 },
+  pool: {
+    concurrency: 10,
+    minReplicas: 1,
+    maxReplicas: 20,
+    backlogPerReplica: 100,
+    taskTimeLimitSeconds: 300,
+    instanceTypes: ["c6i.xlarge"],
+    minNodes: 1,
+    maxNodes: 10,
+    resources: {
+      high: { cpu: "2", memoryMiB: 4096 },
+      default: { cpu: "1", memoryMiB: 2048 },
+      low: { cpu: "500m", memoryMiB: 1024 },
+    },
+  },
+  pools: [
+    {
+      name: "high_priority",
+      queue: "high_priority",
+      priority: "high",
+      concurrency: 10,
+      autoscale: { maxConcurrency: 50, minConcurrency: 10 },
+    },
+    {
+      name: "default",
+      queue: "default",
+      priority: "default",
+      concurrency: 20,
+      autoscale: { maxConcurrency: 50, minConcurrency: 10 },
+    },
+  ],
+  ingress: { replicas: 3, port: 8080, cpu: "500m", memoryMiB: 512 },
+  storage: {
+    redis: { nodeType: "cache.r7g.large", engineVersion: "7.1", shards: 3, replicasPerShard: 2 },
+    opensearch: {
+      engineVersion: "OpenSearch_2.19",
+      instanceType: "r6g.large.search",
+      instanceCount: 3,
+      volumeSizeGiB: 100,
+    },
+    archive: { glacierAfterDays: 30, expireAfterDays: 365 },
+  },
+});
+
+const K = (key: string): string => `${NAMESPACE}:${key}`;
+const REGION_RE = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+const NAME_RE = /^[a-z][a-z0-9_]{0,30}$/;
+
+export const PRIORITIES: readonly PriorityClass[] = ["high", "default", "low"];
+
+/** Parses and validates a stack's `taskfleet:*` values (keys without the prefix). */
+export function parseRegionConfig(raw: Readonly<Record<string, unknown>>): RegionConfig {
+  for (const key of Object.keys(raw)) {
+    if (key !== "broker" && !(CONFIG_KEYS as readonly string[]).includes(key)) {
+      throw new ConfigError(
+        `${K(key)}: unknown key; allowed keys are ${[...CONFIG_KEYS, "broker"].map(K).join(", ")}`,
+      );
+    }
+  }
+  const region = string(raw.region, K("region"));
+  if (!REGION_RE.test(region)) {
+    throw new ConfigError(
+      `${K("region")}: ${show(region)} is not an AWS region name; use one like "us-east-1"`,
+    );
+  }
+  const environment = oneOf(
+    raw.environment,
+    K("environment"),
+    ["prod", "dev"],
+    DEFAULTS.environment,
+  );
+  const cluster = parseCluster(object(raw.cluster, K("cluster")));
+  const network = parseNetwork(object(raw.network, K("network")), region, cluster.mode);
+  const brokerCluster = parseBrokerCluster(object(raw.brokerCluster, K("brokerCluster")));
+  const workers = parseWorkers(object(raw.workers, K("workers")));
+  const ingress = parseIngress(object(raw.ingress, K("ingress")));
+  const storage = parseStorage(object(raw.storage, K("storage")), region);
+  const federation = parseFederation(object(raw.federation, K("federation")), region);
+  return {
+    region,
+    environment,
+    network,
+    cluster,
+    brokerCluster,
+    workers,
+    ingress,
+    storage,
+    federation,
+  };
+}
+
+function parseCidr(value: unknown, path: string, fallback: string): string {
+  const v = string(value, path, fallback);
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+  const ok =
+    m !== null &&
+    m.slice(1, 5).every((o) => Number(o) <= 255) &&
+    Number(m[5]) >= 16 &&
+    Number(m[5]) <= 20;
+  if (!ok) {
+    throw new ConfigError(
+      `${path}: ${show(v)} is not usable; use an IPv4 CIDR from /16 to /20 like "10.0.0.0/16"`,
+    );
+  }
+  return v;
+}
+
+function parseNetwork(o: Raw, region: string, mode: ClusterMode): NetworkConfig {
+  const p = K("network");
+  onlyKeys(o, p, [
+    "cidr",
+    "availabilityZones",
+    "existingVpcId",
+    "existingPrivateSubnetIds",
+    "existingPublicSubnetIds",
+  ]);
+  const cidr = parseCidr(o.cidr, `${p}.cidr`, DEFAULTS.network.cidr);
+  const availabilityZones = stringArray(o.availabilityZones, `${p}.availabilityZones`, [
+    `${region}a`,
+    `${region}b`,
+    `${region}c`,
+  ]);
+  if (availabilityZones.length !== 3) {
+    throw new ConfigError(
+      `${p}.availabilityZones: ${show(availabilityZones)} has ${availabilityZones.length} zones; list exactly 3 zones of ${region}`,
+    );
+  }
+  availabilityZones.forEach((zone, i) => {
+    if (!(zone.startsWith(region) && /^[a-z]$/.test(zone.slice(region.length)))) {
+      throw new ConfigError(
+        `${p}.availabilityZones[${i}]: ${show(zone)} is not a zone of ${region}; use names like "${region}a"`,
+      );
+    }
+  });
+  if (new Set(availabilityZones).size !== 3) {
+    throw new ConfigError(
+      `${p}.availabilityZones: ${show(availabilityZones)} repeats a zone; list 3 different zones`,
+    );
+  }
+  const existingVpcId = optionalString(o.existingVpcId, `${p}.existingVpcId`);
+  if (existingVpcId !== undefined && !/^vpc-[0-9a-f]{8,17}$/.test(existingVpcId)) {
+    throw new ConfigError(
+      `${p}.existingVpcId: ${show(existingVpcId)} is not a VPC id; use one like "vpc-0abc12345def67890"`,
+    );
+  }
+  const existingPrivateSubnetIds = stringArray(
+    o.existingPrivateSubnetIds,
+    `${p}.existingPrivateSubnetIds`,
+  );
+  const existingPublicSubnetIds = stringArray(
+    o.existingPublicSubnetIds,
+    `${p}.existingPublicSubnetIds`,
+  );
+  if (existingVpcId !== undefined && mode === "eks" && existingPrivateSubnetIds.length < 2) {
+    throw new ConfigError(
+      `${p}.existingPrivateSubnetIds: ${show(existingPrivateSubnetIds)} with existingVpcId; list the VPC's private subnets, at least 2 in different zones`,
+    );
+  }
+  if (
+    existingVpcId === undefined &&
+    (existingPrivateSubnetIds.length > 0 || existingPublicSubnetIds.length > 0)
+  ) {
+    throw new ConfigError(
+      `${p}.existingPrivateSubnetIds: subnets given without existingVpcId; set existingVpcId too`,
+    );
+  }
+  return {
+    cidr,
+    availabilityZones,
+    existingVpcId,
+    existingPrivateSubnetIds,
+    existingPublicSubnetIds,
+  };
+}
+
+function parsePool(
+  o: Raw,
+  path: string,
+  defaults: {
+    instanceTypes: readonly string[];
+    minNodes: number;
+    maxNodes: number;
+    volumeSizeGiB: number;
+  },
+): NodePoolConfig {
+  onlyKeys(o, path, ["instanceTypes", "minNodes", "maxNodes", "desiredNodes", "volumeSizeGiB"]);
+  const instanceTypes = stringArray(
+    o.instanceTypes,
+    `${path}.instanceTypes`,
+    defaults.instanceTypes,
+  );
+  if (instanceTypes.length === 0)
+    throw new ConfigError(
+      `${path}.instanceTypes: [] is empty; list at least one EC2 instance type`,
+    );
+  const minNodes = integer(o.minNodes, `${path}.minNodes`, { min: 0, max: 100 }, defaults.minNodes);
+  const maxNodes = integer(o.maxNodes, `${path}.maxNodes`, { min: 1, max: 500 }, defaults.maxNodes);
+  if (maxNodes < minNodes) {
+    throw new ConfigError(
+      `${path}.maxNodes: ${maxNodes} is below minNodes (${minNodes}); use a value of at least ${minNodes}`,
+    );
+  }
+  const desiredNodes = integer(
+    o.desiredNodes,
+    `${path}.desiredNodes`,
+    { min: minNodes, max: maxNodes },
+    minNodes,
+  );
+  const volumeSizeGiB = integer(
+    o.volumeSizeGiB,
+    `${path}.volumeSizeGiB`,
+    { min: 20, max: 16384 },
+    defaults.volumeSizeGiB,
+  );
+  return { instanceTypes, minNodes, maxNodes, desiredNodes, volumeSizeGiB };
+}
+
+function parseCluster(o: Raw): ClusterConfig {
+  const p = K("cluster");
+  onlyKeys(o, p, [
+    "mode",
+    "kubernetesVersion",
+    "kubeconfig",
+    "context",
+    "endpointPublicAccess",
+    "installKeda",
+    "brokerPool",
+    "systemPool",
+  ]);
+  const mode = oneOf(o.mode, `${p}.mode`, ["eks", "existing"], DEFAULTS.cluster.mode);
+  const kubernetesVersion = string(
+    o.kubernetesVersion,
+    `${p}.kubernetesVersion`,
+    DEFAULTS.cluster.kubernetesVersion,
+  );
+  if (!/^1\.\d{2}$/.test(kubernetesVersion)) {
+    throw new ConfigError(
+      `${p}.kubernetesVersion: ${show(kubernetesVersion)} is not an EKS version; use one like "1.33"`,
+    );
+  }
+  const kubeconfig = optionalString(o.kubeconfig, `${p}.kubeconfig`);
+  const context = optionalString(o.context, `${p}.context`);
+  if (mode === "existing" && kubeconfig === undefined) {
+    throw new ConfigError(
+      `${p}.kubeconfig: missing for mode "existing"; set the path of the cluster's kubeconfig file`,
+    );
+  }
+  if (mode === "eks" && kubeconfig !== undefined) {
+    throw new ConfigError(
+      `${p}.kubeconfig: only used with mode "existing"; remove it or set ${p}.mode to "existing"`,
+    );
+  }
+  return {
+    mode,
+    kubernetesVersion,
+    kubeconfig,
+    context,
+    endpointPublicAccess: boolean(
+      o.endpointPublicAccess,
+      `${p}.endpointPublicAccess`,
+      DEFAULTS.cluster.endpointPublicAccess,
+    ),
+    installKeda: boolean(o.installKeda, `${p}.installKeda`, DEFAULTS.cluster.installKeda),
+    // The broker pool's size follows the broker node count (set by the Region), hence 0 here.
+    brokerPool: parsePool(object(o.brokerPool, `${p}.brokerPool`), `${p}.brokerPool`, {
+      ...DEFAULTS.cluster.brokerPool,
+      minNodes: 0,
+      maxNodes: 7,
+    }),
+    systemPool: parsePool(
+      object(o.systemPool, `${p}.systemPool`),
+      `${p}.systemPool`,
+      DEFAULTS.cluster.systemPool,
+    ),
+  };
+}
+
+function parseBrokerCluster(o: Raw): BrokerClusterConfig {
+  const p = K("brokerCluster");
+  const d = DEFAULTS.brokerCluster;
+  onlyKeys(o, p, [
+    "image",
+    "volumeType",
+    "volumeSizeGiB",
+    "iops",
+    "throughputMiBps",
+    "cpu",
+    "memoryGiB",
+    "terminationGracePeriodSeconds",
+  ]);
+  const volumeType = oneOf(o.volumeType, `${p}.volumeType`, ["gp3", "io2"], d.volumeType);
+  const volumeSizeGiB = integer(
+    o.volumeSizeGiB,
+    `${p}.volumeSizeGiB`,
+    { min: 10, max: 65536 },
+    d.volumeSizeGiB,
+  );
+  let iops: number;
+  let throughputMiBps: number;
+  if (volumeType === "gp3") {
+    iops = integer(o.iops, `${p}.iops`, { min: 3000, max: 16000 }, d.gp3Iops);
+    throughputMiBps = integer(
+      o.throughputMiBps,
+      `${p}.throughputMiBps`,
+      { min: 125, max: 1000 },
+      d.gp3ThroughputMiBps,
+    );
+  } else {
+    if (o.iops === undefined || o.iops === null) {
+      throw new ConfigError(
+        `${p}.iops: missing for volumeType "io2"; set the provisioned IOPS, from 100 to 256000`,
+      );
+    }
+    iops = integer(o.iops, `${p}.iops`, { min: 100, max: 256000 });
+    if (iops > volumeSizeGiB * 1000) {
+      throw new ConfigError(
+        `${p}.iops: ${iops} exceeds 1000 IOPS per GiB of volumeSizeGiB (${volumeSizeGiB}); use at most ${volumeSizeGiB * 1000} or a larger volume`,
+      );
+    }
+    if (o.throughputMiBps !== undefined) {
+      throw new ConfigError(
+        `${p}.throughputMiBps: only used with volumeType "gp3"; remove it for "io2"`,
+      );
+    }
+    throughputMiBps = 0;
+  }
+  return {
+    image: string(o.image, `${p}.image`, d.image),
+    volumeType,
+    volumeSizeGiB,
+    iops,
+    throughputMiBps,
+    cpu: cpu(o.cpu, `${p}.cpu`, d.cpu),
+    memoryGiB: integer(o.memoryGiB, `${p}.memoryGiB`, { min: 1, max: 1024 }, d.memoryGiB),
+    terminationGracePeriodSeconds: integer(
+      o.terminationGracePeriodSeconds,
+      `${p}.terminationGracePeriodSeconds`,
+      { min: 60, max: 604800 },
+      d.terminationGracePeriodSeconds,
+    ),
+  };
+}
+
+function parseWorkerPool(o: Raw, path: string): WorkerPoolConfig {
+  onlyKeys(o, path, [
+    "name",
+    "queue",
+    "priority",
+    "concurrency",
+    "autoscale",
+    "backlogPerReplica",
+    "cpu",
+    "memoryMiB",
+    "taskTimeLimitSeconds",
+    "instanceTypes",
+    "minNodes",
+    "maxNodes",
+  ]);
+  const d = DEFAULTS.pool;
+  const name = string(o.name, `${path}.name`);
+  if (!NAME_RE.test(name)) {
+    throw new ConfigError(
+      `${path}.name: ${show(name)} is not a pool name; use lowercase letters, digits and "_", starting with a letter, at most 31 characters`,
+    );
+  }
+  const queue = string(o.queue, `${path}.queue`, name);
+  const priority = oneOf(o.priority, `${path}.priority`, PRIORITIES, "default");
+  const concurrency = integer(
+    o.concurrency,
+    `${path}.concurrency`,
+    { min: 1, max: 1000 },
+    d.concurrency,
+  );
+  const a = object(o.autoscale, `${path}.autoscale`);
+  const ap = `${path}.autoscale`;
+  onlyKeys(a, ap, ["minConcurrency", "maxConcurrency", "minReplicas", "maxReplicas"]);
+  const maxConcurrency = integer(
+    a.maxConcurrency,
+    `${ap}.maxConcurrency`,
+    { min: 1, max: 1000 },
+    concurrency,
+  );
+  const minConcurrency = integer(
+    a.minConcurrency,
+    `${ap}.minConcurrency`,
+    { min: 1, max: 1000 },
+    Math.min(concurrency, maxConcurrency),
+  );
+  if (minConcurrency > maxConcurrency) {
+    throw new ConfigError(
+      `${ap}.minConcurrency: ${minConcurrency} exceeds maxConcurrency (${maxConcurrency}); use a value from 1 to ${maxConcurrency}`,
+    );
+  }
+  const minReplicas = integer(
+    a.minReplicas,
+    `${ap}.minReplicas`,
+    { min: 0, max: 1000 },
+    d.minReplicas,
+  );
+  const maxReplicas = integer(
+    a.maxReplicas,
+    `${ap}.maxReplicas`,
+    { min: 1, max: 1000 },
+    d.maxReplicas,
+  );
+  if (minReplicas > maxReplicas) {
+    throw new ConfigError(
+      `${ap}.minReplicas: ${minReplicas} exceeds maxReplicas (${maxReplicas}); use a value from 0 to ${maxReplicas}`,
+    );
+  }
+  const res = d.resources[priority];
+  const minNodes = integer(o.minNodes, `${path}.minNodes`, { min: 0, max: 100 }, d.minNodes);
+  const maxNodes = integer(o.maxNodes, `${path}.maxNodes`, { min: 1, max: 500 }, d.maxNodes);
+  if (maxNodes < minNodes) {
+    throw new ConfigError(
+      `${path}.maxNodes: ${maxNodes} is below minNodes (${minNodes}); use a value of at least ${minNodes}`,
+    );
+  }
+  const instanceTypes = stringArray(o.instanceTypes, `${path}.instanceTypes`, d.instanceTypes);
+  if (instanceTypes.length === 0)
+    throw new ConfigError(
+      `${path}.instanceTypes: [] is empty; list at least one EC2 instance type`,
+    );
+  return {
+    name,
+    queue,
+    priority,
+    concurrency,
+    minConcurrency,
+    maxConcurrency,
+    minReplicas,
+    maxReplicas,
+    backlogPerReplica: integer(
+      o.backlogPerReplica,
+      `${path}.backlogPerReplica`,
+      { min: 1, max: 1000000 },
+      d.backlogPerReplica,
+    ),
+    cpu: cpu(o.cpu, `${path}.cpu`, res.cpu),
+    memoryMiB: integer(o.memoryMiB, `${path}.memoryMiB`, { min: 128, max: 262144 }, res.memoryMiB),
+    taskTimeLimitSeconds: integer(
+      o.taskTimeLimitSeconds,
+      `${path}.taskTimeLimitSeconds`,
+      { min: 1, max: 86400 },
+      d.taskTimeLimitSeconds,
+    ),
+    instanceTypes,
+    minNodes,
+    maxNodes,
+  };
+}
+
+function parseWorkers(o: Raw): WorkersConfig {
+  const p = K("workers");
+  onlyKeys(o, p, ["image", "app", "healthPort", "pools"]);
+  const rawPools =
+    o.pools === undefined || o.pools === null ? DEFAULTS.pools : array(o.pools, `${p}.pools`);
+  if (rawPools.length === 0)
+    throw new ConfigError(`${p}.pools: [] is empty; list at least one worker pool`);
+  const pools = rawPools.map((item, i) =>
+    parseWorkerPool(object(item, `${p}.pools[${i}]`), `${p}.pools[${i}]`),
+  );
+  const seen = new Map<string, number>();
+  pools.forEach((pool, i) => {
+    const prev = seen.get(pool.name);
+    if (prev !== undefined) {
+      throw new ConfigError(
+        `${p}.pools[${i}].name: ${show(pool.name)} is already used by pools[${prev}]; pool names must be unique`,
+      );
+    }
+    seen.set(pool.name, i);
+  });
+  return {
+    image: string(o.image, `${p}.image`, DEFAULTS.workers.image),
+    app: optionalString(o.app, `${p}.app`),
+    healthPort: integer(
+      o.healthPort,
+      `${p}.healthPort`,
+      { min: 1024, max: 65535 },
+      DEFAULTS.workers.healthPort,
+    ),
+    pools,
+  };
+}
+
+function parseIngress(o: Raw): IngressConfig {
+  const p = K("ingress");
+  const d = DEFAULTS.ingress;
+  onlyKeys(o, p, ["replicas", "port", "cpu", "memoryMiB", "hostname", "hostedZoneId"]);
+  const hostname = optionalString(o.hostname, `${p}.hostname`);
+  const hostedZoneId = optionalString(o.hostedZoneId, `${p}.hostedZoneId`);
+  if (hostname !== undefined && !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/.test(hostname)) {
+    throw new ConfigError(
+      `${p}.hostname: ${show(hostname)} is not a DNS name; use one like "api.tasks.example.com"`,
+    );
+  }
+  if ((hostname === undefined) !== (hostedZoneId === undefined)) {
+    const missing = hostname === undefined ? "hostname" : "hostedZoneId";
+    throw new ConfigError(
+      `${p}.${missing}: missing; set hostname and hostedZoneId together, or neither (no DNS record)`,
+    );
+  }
+  if (hostedZoneId !== undefined && !/^Z[A-Z0-9]{4,31}$/.test(hostedZoneId)) {
+    throw new ConfigError(
+      `${p}.hostedZoneId: ${show(hostedZoneId)} is not a Route 53 zone id; use one like "Z0123456789ABCDEFGHIJ"`,
+    );
+  }
+  return {
+    replicas: integer(o.replicas, `${p}.replicas`, { min: 1, max: 100 }, d.replicas),
+    port: integer(o.port, `${p}.port`, { min: 1024, max: 65535 }, d.port),
+    cpu: cpu(o.cpu, `${p}.cpu`, d.cpu),
+    memoryMiB: integer(o.memoryMiB, `${p}.memoryMiB`, { min: 128, max: 65536 }, d.memoryMiB),
+    hostname,
+    hostedZoneId,
+  };
+}
+
+function parseStorage(o: Raw, region: string): StorageConfig {
+  const p = K("storage");
+  onlyKeys(o, p, ["redis", "opensearch", "archive"]);
+  const r = object(o.redis, `${p}.redis`);
+  const rp = `${p}.redis`;
+  const dr = DEFAULTS.storage.redis;
+  onlyKeys(r, rp, ["nodeType", "engineVersion", "shards", "replicasPerShard", "globalDatastore"]);
+  const g = object(r.globalDatastore, `${rp}.globalDatastore`);
+  const gp = `${rp}.globalDatastore`;
+  onlyKeys(g, gp, ["role", "primaryStack", "secondaryRegions"]);
+  const role = oneOf(g.role, `${gp}.role`, ["primary", "secondary", "none"], "none");
+  const primaryStack = optionalString(g.primaryStack, `${gp}.primaryStack`);
+  const secondaryRegions = stringArray(g.secondaryRegions, `${gp}.secondaryRegions`);
+  if (role === "secondary" && primaryStack === undefined) {
+    throw new ConfigError(
+      `${gp}.primaryStack: missing for role "secondary"; set the primary region's stack, like "acme/taskfleet/prod-us-east-1"`,
+    );
+  }
+  if (primaryStack !== undefined && !/^[\w.-]+\/[\w.-]+\/[\w.-]+$/.test(primaryStack)) {
+    throw new ConfigError(
+      `${gp}.primaryStack: ${show(primaryStack)} is not a fully qualified stack name; use "<org>/<project>/<stack>"`,
+    );
+  }
+  if (role !== "secondary" && primaryStack !== undefined) {
+    throw new ConfigError(
+      `${gp}.primaryStack: only used with role "secondary"; remove it or set role to "secondary"`,
+    );
+  }
+  if (role !== "primary" && secondaryRegions.length > 0) {
+    throw new ConfigError(
+      `${gp}.secondaryRegions: only used with role "primary"; remove it or set role to "primary"`,
+    );
+  }
+  if (secondaryRegions.length > 2) {
+    throw new ConfigError(
+      `${gp}.secondaryRegions: ${show(secondaryRegions)} lists ${secondaryRegions.length} regions; a Global Datastore has one primary and at most 2 secondary regions`,
+    );
+  }
+  secondaryRegions.forEach((s, i) => {
+    if (!REGION_RE.test(s))
+      throw new ConfigError(
+        `${gp}.secondaryRegions[${i}]: ${show(s)} is not an AWS region name; use one like "eu-west-1"`,
+      );
+    if (s === region)
+      throw new ConfigError(
+        `${gp}.secondaryRegions[${i}]: ${show(s)} is this stack's own region; list other regions`,
+      );
+  });
+  if (new Set(secondaryRegions).size !== secondaryRegions.length) {
+    throw new ConfigError(
+      `${gp}.secondaryRegions: ${show(secondaryRegions)} repeats a region; list each region once`,
+    );
+  }
+  const nodeType = string(r.nodeType, `${rp}.nodeType`, dr.nodeType);
+  if (!/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(nodeType)) {
+    throw new ConfigError(
+      `${rp}.nodeType: ${show(nodeType)} is not an ElastiCache node type; use one like "cache.r7g.large"`,
+    );
+  }
+  if (
+    role !== "none" &&
+    !/^cache\.(m5|m6g|m7g|r5|r6g|r6gd|r7g|c7gn)\.(large|\d*xlarge)$/.test(nodeType)
+  ) {
+    throw new ConfigError(
+      `${rp}.nodeType: ${show(nodeType)} cannot join a Global Datastore; use size large or above of m5, m6g, m7g, r5, r6g, r6gd, r7g or c7gn`,
+    );
+  }
+  const os = object(o.opensearch, `${p}.opensearch`);
+  const op = `${p}.opensearch`;
+  const dos = DEFAULTS.storage.opensearch;
+  onlyKeys(os, op, ["engineVersion", "instanceType", "instanceCount", "volumeSizeGiB"]);
+  const engineVersion = string(os.engineVersion, `${op}.engineVersion`, dos.engineVersion);
+  if (!/^OpenSearch_\d+\.\d+$/.test(engineVersion)) {
+    throw new ConfigError(
+      `${op}.engineVersion: ${show(engineVersion)} is not an OpenSearch version; use one like "OpenSearch_2.19"`,
+    );
+  }
+  const instanceCount = integer(
+    os.instanceCount,
+    `${op}.instanceCount`,
+    { min: 1, max: 80 },
+    dos.instanceCount,
+  );
+  const ar = object(o.archive, `${p}.archive`);
+  const arp = `${p}.archive`;
+  onlyKeys(ar, arp, ["glacierAfterDays", "expireAfterDays"]);
+  const glacierAfterDays = integer(
+    ar.glacierAfterDays,
+    `${arp}.glacierAfterDays`,
+    { min: 1, max: 3650 },
+    DEFAULTS.storage.archive.glacierAfterDays,
+  );
+  const expireAfterDays = integer(
+    ar.expireAfterDays,
+    `${arp}.expireAfterDays`,
+    { min: 2, max: 36500 },
+    DEFAULTS.storage.archive.expireAfterDays,
+  );
+  if (expireAfterDays <= glacierAfterDays) {
+    throw new ConfigError(
+      `${arp}.expireAfterDays: ${expireAfterDays} is not after glacierAfterDays (${glacierAfterDays}); use a value above ${glacierAfterDays}`,
+    );
+  }
+  return {
+    redis: {
+      nodeType,
+      engineVersion: string(r.engineVersion, `${rp}.engineVersion`, dr.engineVersion),
+      shards: integer(r.shards, `${rp}.shards`, { min: 1, max: 500 }, dr.shards),
+      replicasPerShard: integer(
+        r.replicasPerShard,
+        `${rp}.replicasPerShard`,
+        { min: 1, max: 5 },
+        dr.replicasPerShard,
+      ),
+      globalDatastore: { role, primaryStack, secondaryRegions },
+    },
+    opensearch: {
+      engineVersion,
+      instanceType: string(os.instanceType, `${op}.instanceType`, dos.instanceType),
+      instanceCount,
+      volumeSizeGiB: integer(
+        os.volumeSizeGiB,
+        `${op}.volumeSizeGiB`,
+        { min: 10, max: 16384 },
+        dos.volumeSizeGiB,
+      ),
+    },
+    archive: { glacierAfterDays, expireAfterDays },
+  };
+}
+
+function parseFederation(o: Raw, region: string): { peers: FederationPeer[] } {
+  const p = K("federation");
+  onlyKeys(o, p, ["peers"]);
+  const peers = array(o.peers, `${p}.peers`).map((item, i) => {
+    const ip = `${p}.peers[${i}]`;
+    const peer = object(item, ip);
+    onlyKeys(peer, ip, ["region", "stack"]);
+    const peerRegion = string(peer.region, `${ip}.region`);
+    if (!REGION_RE.test(peerRegion))
+      throw new ConfigError(
+        `${ip}.region: ${show(peerRegion)} is not an AWS region name; use one like "eu-west-1"`,
+      );
+    if (peerRegion === region) {
+      throw new ConfigError(
+        `${ip}.region: ${show(peerRegion)} is this stack's own region; a region does not federate with itself`,
+      );
+    }
+    const stack = string(peer.stack, `${ip}.stack`);
+    if (!/^[\w.-]+\/[\w.-]+\/[\w.-]+$/.test(stack)) {
+      throw new ConfigError(
+        `${ip}.stack: ${show(stack)} is not a fully qualified stack name; use "<org>/<project>/<stack>"`,
+      );
+    }
+    return { region: peerRegion, stack };
+  });
+  const regions = peers.map((x) => x.region);
+  regions.forEach((r, i) => {
+    if (regions.indexOf(r) !== i)
+      throw new ConfigError(
+        `${p}.peers[${i}].region: ${show(r)} is listed twice; list each peer region once`,
+      );
+  });
+  return { peers };
+}
