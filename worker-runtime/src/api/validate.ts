@@ -1,0 +1,255 @@
+/**
+ * Validation of task API requests: pure, no I/O. Every error names the field as the caller wrote
+ * it, the value it got, and what is allowed; the server answers it as a 400 with that message.
+ */
+
+/** Where the API may send tasks, and the names callers use for it. */
+export interface ApiRouting {
+  /** Queues a caller may name with `queue`, each with the exchange and routing-key prefix it is published to. */
+  readonly queues: Readonly<
+    Record<string, { readonly exchange: string; readonly routingKeyPrefix: string }>
+  >;
+  /** `priority` names a caller may use, each mapped to one of `queues`. */
+  readonly priorities: Readonly<Record<string, string>>;
+  /** The queue a task goes to when neither `queue`, `priority` nor `key` is given. */
+  readonly defaultQueue: string;
+  /**
+   * The consistent-hash exchange a task with `key` is published to (routing key = the key), or
+   * undefined when this region's broker has no shards (then `key` is refused).
+   */
+  readonly shardExchange?: string;
+}
+
+/** A validated `POST /v1/tasks` body, resolved to where it is published. */
+export interface TaskSubmission {
+  readonly name: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  /** Queue name (for metrics and the answer), or `shards` for a keyed task. */
+  readonly queue: string;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly countdownSeconds?: number;
+  /** Absolute expiry time. */
+  readonly expires?: Date;
+  readonly key?: string;
+}
+
+export class ValidationError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ValidationError";
+  }
+}
+
+export const ALLOWED_FIELDS = [
+  "name",
+  "args",
+  "kwargs",
+  "queue",
+  "priority",
+  "countdown",
+  "expires",
+  "key",
+] as const;
+
+/** Longest countdown accepted: 30 days (longer ones belong in a scheduler, not a queue). */
+export const MAX_COUNTDOWN_SECONDS = 30 * 24 * 3600;
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$/;
+const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
+
+function show(v: unknown): string {
+  if (v === undefined) return "undefined";
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  return `a ${typeof v}`;
+}
+
+/**
+ * Checks a parsed JSON body and resolves its route. `allowedTasks`, when given, is the allow-list
+ * of task names (an unknown name is then a 400); without it any well-formed name is accepted.
+ */
+export function validateSubmission(
+  body: unknown,
+  routing: ApiRouting,
+  now: Date,
+  allowedTasks?: ReadonlySet<string>,
+): TaskSubmission {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new ValidationError(
+      "body",
+      `body: ${typeName(body)} is not a task; send a JSON object with at least "name"`,
+    );
+  }
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) {
+    if (!(ALLOWED_FIELDS as readonly string[]).includes(k)) {
+      throw new ValidationError(
+        k,
+        `${k}: unknown field; allowed fields are ${ALLOWED_FIELDS.join(", ")}`,
+      );
+    }
+  }
+
+  const name = b.name;
+  if (typeof name !== "string" || !NAME_RE.test(name)) {
+    throw new ValidationError(
+      "name",
+      `name: ${show(name)} is not a task name; use a string of 1-200 letters, digits, "_", ".", ":" or "-" starting with a letter or "_" (e.g. "reports.build")`,
+    );
+  }
+  if (allowedTasks && !allowedTasks.has(name)) {
+    const known = [...allowedTasks].sort();
+    const list = known.length > 12 ? `${known.slice(0, 12).join(", ")}, ...` : known.join(", ");
+    throw new ValidationError(
+      "name",
+      `name: "${name}" is not a task this API accepts; known tasks: ${list}`,
+    );
+  }
+
+  const args = b.args ?? [];
+  if (!Array.isArray(args)) {
+    throw new ValidationError(
+      "args",
+      `args: ${show(b.args)} is ${typeName(b.args)}; use a JSON array of positional arguments`,
+    );
+  }
+  const kwargs = b.kwargs ?? {};
+  if (kwargs === null || typeof kwargs !== "object" || Array.isArray(kwargs)) {
+    throw new ValidationError(
+      "kwargs",
+      `kwargs: ${show(b.kwargs)} is ${typeName(b.kwargs)}; use a JSON object of keyword arguments`,
+    );
+  }
+
+  const set = (k: string): boolean => b[k] !== undefined;
+  const chosen = ["queue", "priority", "key"].filter(set);
+  if (chosen.length > 1) {
+    throw new ValidationError(
+      chosen[1]!,
+      `${chosen.join(" and ")}: give only one of queue, priority or key`,
+    );
+  }
+
+  let queue = routing.defaultQueue;
+  let exchange: string;
+  let routingKey: string;
+  let key: string | undefined;
+  if (set("key")) {
+    const k = b.key;
+    if (typeof k !== "string" || k.length === 0 || k.length > 255) {
+      throw new ValidationError(
+        "key",
+        `key: ${show(k)} is not a shard key; use a non-empty string of at most 255 characters`,
+      );
+    }
+    if (!routing.shardExchange) {
+      throw new ValidationError(
+        "key",
+        `key: this region's broker has no consistent-hash shards; send the task without key`,
+      );
+    }
+    key = k;
+    queue = "shards";
+    exchange = routing.shardExchange;
+    routingKey = k;
+  } else {
+    if (set("queue")) {
+      const q = b.queue;
+      if (typeof q !== "string" || routing.queues[q] === undefined) {
+        throw new ValidationError(
+          "queue",
+          `queue: ${show(q)} is not a queue of this region; allowed: ${Object.keys(routing.queues).join(", ")}`,
+        );
+      }
+      queue = q;
+    } else if (set("priority")) {
+      const p = b.priority;
+      const target = typeof p === "string" ? routing.priorities[p] : undefined;
+      if (target === undefined) {
+        throw new ValidationError(
+          "priority",
+          `priority: ${show(p)} is not a priority of this region; allowed: ${Object.keys(routing.priorities).join(", ")}`,
+        );
+      }
+      queue = target;
+    }
+    const route = routing.queues[queue];
+    if (!route) {
+      throw new ValidationError(
+        "queue",
+        `queue: ${show(queue)} is not a queue of this region; allowed: ${Object.keys(routing.queues).join(", ")}`,
+      );
+    }
+    exchange = route.exchange;
+    routingKey = route.routingKeyPrefix === "" ? queue : `${route.routingKeyPrefix}.${name}`;
+  }
+
+  let countdownSeconds: number | undefined;
+  if (set("countdown")) {
+    const c = b.countdown;
+    if (typeof c !== "number" || !Number.isFinite(c) || c < 0 || c > MAX_COUNTDOWN_SECONDS) {
+      throw new ValidationError(
+        "countdown",
+        `countdown: ${show(c)} is not a delay; use a number of seconds from 0 to ${MAX_COUNTDOWN_SECONDS}`,
+      );
+    }
+    countdownSeconds = c;
+  }
+
+  let expires: Date | undefined;
+  if (set("expires")) {
+    const e = b.expires;
+    if (typeof e === "number" && Number.isFinite(e) && e > 0) {
+      expires = new Date(now.getTime() + e * 1000);
+    } else if (
+      typeof e === "string" &&
+      /^\d{4}-\d{2}-\d{2}T/.test(e) &&
+      !Number.isNaN(Date.parse(e))
+    ) {
+      expires = new Date(Date.parse(e));
+      if (expires.getTime() <= now.getTime()) {
+        throw new ValidationError(
+          "expires",
+          `expires: ${show(e)} is in the past; use a later ISO-8601 time or a number of seconds > 0`,
+        );
+      }
+    } else {
+      throw new ValidationError(
+        "expires",
+        `expires: ${show(e)} is not an expiry; use a number of seconds > 0 or an ISO-8601 time such as "2030-01-01T00:00:00Z"`,
+      );
+    }
+  }
+
+  return {
+    name,
+    args,
+    kwargs: kwargs as Record<string, unknown>,
+    queue,
+    exchange,
+    routingKey,
+    ...(countdownSeconds !== undefined ? { countdownSeconds } : {}),
+    ...(expires ? { expires } : {}),
+    ...(key !== undefined ? { key } : {}),
+  };
+}
+
+/** Checks the `{id}` of `GET /v1/tasks/{id}`. */
+export function validateTaskId(id: string): string {
+  if (!TASK_ID_RE.test(id)) {
+    throw new ValidationError(
+      "id",
+      `id: ${show(id)} is not a task id; use the id a POST /v1/tasks answered (letters, digits, "-", "_", ".", ":")`,
+    );
+  }
+  return id;
+}
