@@ -40,6 +40,29 @@ type Monitor = {
   registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
 };
 
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** A value the program marked secret, as recorded (`taskfleet plan` writes "[secret]" instead). */
+export interface SecretValue {
+  readonly secret: unknown;
+}
+
+export function isSecretValue(v: unknown): v is SecretValue {
+  return typeof v === "object" && v !== null && Object.keys(v).length === 1 && "secret" in v;
+}
+
+/** Replaces Pulumi's serialized secret wrappers by `{ secret: value }`, recursively. */
+export function unwrapSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (typeof value === "object" && value !== null) {
+    const o = value as Record<string, unknown>;
+    if (o[SIG] === SECRET_SIG) return { secret: unwrapSecrets(o.value) };
+    return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+
 /** The last URN segment is the resource's name; the type is the last `$`-part of the third. */
 function splitUrn(urn: string): { name: string; type: string } {
   const parts = urn.split("::");
@@ -127,7 +150,7 @@ export async function installMocks(options: MockEngineOptions = {}): Promise<Moc
           parentType: parent?.type,
           custom: args.custom ?? false,
           provider: args.provider,
-          inputs: args.inputs as Record<string, unknown>,
+          inputs: unwrapSecrets(args.inputs) as Record<string, unknown>,
         });
         const state = mockState(
           args.type,
@@ -145,6 +168,8 @@ export async function installMocks(options: MockEngineOptions = {}): Promise<Moc
               arn: "arn:aws:iam::123456789012:user/mock",
               userId: "mock",
             };
+          case "aws:ec2/getVpc:getVpc":
+            return { id: args.inputs.id, cidrBlock: "10.99.0.0/16" };
           case "aws:index/getPartition:getPartition":
             return { partition: "aws", dnsSuffix: "amazonaws.com" };
           default:

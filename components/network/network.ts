@@ -39,7 +39,7 @@ export class Network extends pulumi.ComponentResource {
   public readonly vpcId: pulumi.Output<string>;
   public readonly privateSubnetIds: pulumi.Output<string[]>;
   public readonly publicSubnetIds: pulumi.Output<string[]>;
-  /** The VPC's IPv4 block (the configured one for an existing VPC is not known: empty). */
+  /** The VPC's IPv4 block (looked up for an existing VPC). */
   public readonly cidr: pulumi.Output<string>;
 
   constructor(name: string, args: NetworkArgs, opts: pulumi.ComponentResourceOptions = {}) {
@@ -55,7 +55,7 @@ export class Network extends pulumi.ComponentResource {
       this.vpcId = pulumi.output(args.existingVpcId);
       this.privateSubnetIds = pulumi.output([...(args.existingPrivateSubnetIds ?? [])]);
       this.publicSubnetIds = pulumi.output([...(args.existingPublicSubnetIds ?? [])]);
-      this.cidr = pulumi.output("");
+      this.cidr = aws.ec2.getVpcOutput({ id: args.existingVpcId }, { parent: this }).cidrBlock;
       this.registerOutputs({
         vpcId: this.vpcId,
         privateSubnetIds: this.privateSubnetIds,

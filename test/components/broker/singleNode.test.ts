@@ -141,11 +141,16 @@ describe("scenario 1: a node booted from the rendered files", () => {
 
   it("monitoring reads the management API but cannot touch queues over AMQP", async () => {
     const auth = Buffer.from(`${spec.users.monitoring}:${PASSWORDS.monitoring}`).toString("base64");
-    const res = await fetch(`${node.managementUrl()}/api/queues/%2F/high_priority`, {
-      headers: { authorization: `Basic ${auth}` },
-    });
-    expect(res.status).toBe(200);
-    const q = (await res.json()) as { policy: string; effective_policy_definition: object };
+    // the management plugin shows a queue's policy once it has collected the queue's stats
+    let q: { policy?: string; effective_policy_definition?: object } = {};
+    for (let i = 0; i < 60 && q.policy === undefined; i++) {
+      if (i > 0) await sleep(250);
+      const res = await fetch(`${node.managementUrl()}/api/queues/%2F/high_priority`, {
+        headers: { authorization: `Basic ${auth}` },
+      });
+      expect(res.status).toBe(200);
+      q = (await res.json()) as typeof q;
+    }
     expect(q.policy).toBe("taskfleet-high_priority");
     expect(q.effective_policy_definition).toEqual({
       "dead-letter-exchange": "high_priority.dlx",
@@ -194,8 +199,15 @@ describe("scenario 2: limits", () => {
       if (await publishConfirmed(ch, "capped", `capped.${i}`, String(i))) acked++;
       else nacked++;
     }
-    expect({ acked, nacked }).toEqual({ acked: CAPPED_MAX_LENGTH, nacked: 30 });
-    // every acked message is in the queue: the first CAPPED_MAX_LENGTH, in order
+    // A quorum queue may overshoot its limit by the messages in flight (one here, publishing one
+    // at a time); every publish gets an answer and the excess is nacked.
+    expect(acked + nacked).toBe(total);
+    expect(acked).toBeGreaterThanOrEqual(CAPPED_MAX_LENGTH);
+    expect(acked).toBeLessThanOrEqual(CAPPED_MAX_LENGTH + 1);
+    console.log(
+      `scenario 2: ${total} publishes to a queue capped at ${CAPPED_MAX_LENGTH}: ${acked} acked, ${nacked} nacked`,
+    );
+    // every acked message is in the queue, in order, and nothing else
     const worker = await (await as("workers")).createChannel();
     const bodies: string[] = [];
     for (;;) {
@@ -203,7 +215,7 @@ describe("scenario 2: limits", () => {
       if (!m) break;
       bodies.push(m.content.toString());
     }
-    expect(bodies).toEqual(Array.from({ length: CAPPED_MAX_LENGTH }, (_, i) => String(i)));
+    expect(bodies).toEqual(Array.from({ length: acked }, (_, i) => String(i)));
   });
 
   it("a message past its TTL is dead-lettered to the class's dead-letter queue", async () => {
@@ -228,17 +240,8 @@ describe("scenario 3: consistent-hash sharding", () => {
       await ch.waitForConfirms();
     }
     const shards = brokerObjects(spec).consumeQueues["default"]!;
-    const depths = await queueDepths();
-    const counts = shards.map((s) => depths[s]!);
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(10_000);
-    const even = 10_000 / shards.length;
-    console.log(`scenario 3: shard counts ${counts.join(", ")} (even = ${even})`);
-    for (const c of counts) {
-      expect(c).toBeGreaterThanOrEqual(even * 0.75);
-      expect(c).toBeLessThanOrEqual(even * 1.25);
-    }
-
-    // record key -> shard, then publish the first 500 keys again: each lands where it did before
+    // record key -> shard by draining every shard (quorum-queue counters in rabbitmqctl lag by
+    // a tick, so count what is actually delivered)
     const worker = await (await as("workers")).createChannel();
     const drain = async (): Promise<Map<string, string>> => {
       const where = new Map<string, string>();
@@ -253,6 +256,15 @@ describe("scenario 3: consistent-hash sharding", () => {
     };
     const first = await drain();
     expect(first.size).toBe(10_000);
+    const counts = shards.map((s) => [...first.values()].filter((x) => x === s).length);
+    const even = 10_000 / shards.length;
+    console.log(`scenario 3: shard counts ${counts.join(", ")} (even = ${even})`);
+    for (const c of counts) {
+      expect(c).toBeGreaterThanOrEqual(even * 0.75);
+      expect(c).toBeLessThanOrEqual(even * 1.25);
+    }
+
+    // publish the first 500 keys again: each lands on the shard it landed on before
     for (const k of keys.slice(0, 500)) ch.publish("default", k, Buffer.from(k));
     await ch.waitForConfirms();
     const second = await drain();

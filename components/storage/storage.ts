@@ -1,0 +1,347 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import {
+  archiveLifecycleRules,
+  openSearchDomainName,
+  PRIMARY_OUTPUTS,
+  replicationGroupId,
+  resultBackendUrl,
+} from "./storagePlan.js";
+
+/** Arguments of {@link Storage}. */
+export interface StorageArgs {
+  /** VPC of the region. @default - required */
+  readonly vpcId: pulumi.Input<string>;
+  /** The VPC's block; only it may reach Redis and OpenSearch. @default - required */
+  readonly vpcCidr: pulumi.Input<string>;
+  /** Private subnets (three zones) for Redis and OpenSearch. @default - required */
+  readonly privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** ElastiCache node type; Global Datastore members need large or above of m5/m6g/m7g/r5/r6g/r6gd/r7g/c7gn. @default "cache.r7g.large" */
+  readonly redisNodeType?: string;
+  /** Redis engine version (5.0.6 or later for a Global Datastore). @default "7.1" */
+  readonly redisEngineVersion?: string;
+  /** Shards (node groups) of the cluster-mode replication group (S30). @default 3 */
+  readonly redisShards?: number;
+  /** Replicas per shard, spread over zones (S30). @default 2 */
+  readonly redisReplicasPerShard?: number;
+  /**
+   * This region's part in the Global Datastore (S10): `primary` creates it, `secondary` joins the
+   * one published by `primaryStack`, `none` stays regional.
+   * @default "none"
+   */
+  readonly globalDatastoreRole?: "primary" | "secondary" | "none";
+  /** Secondary only: the primary's stack, read through a StackReference. @default - required for "secondary" */
+  readonly primaryStack?: string;
+  /** Primary only: the regions allowed to join, at most two (AWS limit). @default [] */
+  readonly secondaryRegions?: readonly string[];
+  /** OpenSearch engine version. @default "OpenSearch_2.19" */
+  readonly openSearchEngineVersion?: string;
+  /** OpenSearch data node type. @default "r6g.large.search" */
+  readonly openSearchInstanceType?: string;
+  /** OpenSearch data nodes. @default 3 */
+  readonly openSearchInstanceCount?: number;
+  /** EBS (gp3) per OpenSearch data node, GiB. @default 100 */
+  readonly openSearchVolumeSizeGiB?: number;
+  /** Days before archived objects move to Glacier (S33). @default 30 */
+  readonly archiveGlacierAfterDays?: number;
+  /** Days before archived objects are deleted. @default 365 */
+  readonly archiveExpireAfterDays?: number;
+  /** Tags added to every resource. @default {} */
+  readonly tags?: Record<string, string>;
+}
+
+export const STORAGE_DEFAULTS = Object.freeze({
+  redisNodeType: "cache.r7g.large",
+  redisEngineVersion: "7.1",
+  redisShards: 3,
+  redisReplicasPerShard: 2,
+  globalDatastoreRole: "none" as const,
+  openSearchEngineVersion: "OpenSearch_2.19",
+  openSearchInstanceType: "r6g.large.search",
+  openSearchInstanceCount: 3,
+  openSearchVolumeSizeGiB: 100,
+  archiveGlacierAfterDays: 30,
+  archiveExpireAfterDays: 365,
+  redisPort: 6379,
+});
+
+/**
+ * The storage layer of a region: the result backend as an ElastiCache (Redis OSS) replication
+ * group in cluster mode — Multi-AZ, TLS in transit, AUTH token, encrypted at rest — that creates
+ * or joins a Global Datastore; the event and log store as an OpenSearch domain inside the VPC,
+ * encrypted at rest and between nodes, HTTPS only; an S3 archive bucket, encrypted and private,
+ * with lifecycle rules to Glacier and expiry.
+ */
+export class Storage extends pulumi.ComponentResource {
+  public static readonly TOKEN = "taskfleet:storage:Storage";
+  /** Configuration endpoint of the Redis cluster. */
+  public readonly resultBackendHost: pulumi.Output<string>;
+  /** AUTH token (secret). */
+  public readonly resultBackendAuthToken: pulumi.Output<string>;
+  /** `rediss://:<token>@<host>:6379/0` (secret). */
+  public readonly resultBackendUrl: pulumi.Output<string>;
+  /** The Global Datastore id (primary and secondaries), empty when the role is `none`. */
+  public readonly globalDatastoreId: pulumi.Output<string>;
+  public readonly openSearchEndpoint: pulumi.Output<string>;
+  public readonly archiveBucket: pulumi.Output<string>;
+
+  constructor(name: string, args: StorageArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super(Storage.TOKEN, name, {}, opts);
+    const d = STORAGE_DEFAULTS;
+    const role = args.globalDatastoreRole ?? d.globalDatastoreRole;
+    const secondaries = args.secondaryRegions ?? [];
+    if (secondaries.length > 2) {
+      throw new pulumi.ResourceError(
+        `secondaryRegions: ${JSON.stringify(secondaries)} lists ${secondaries.length} regions; a Global Datastore has one primary and at most 2 secondaries`,
+        this,
+      );
+    }
+    if (role === "secondary" && args.primaryStack === undefined) {
+      throw new pulumi.ResourceError(
+        `primaryStack: missing for globalDatastoreRole "secondary"; name the primary region's stack`,
+        this,
+      );
+    }
+    const tags = args.tags ?? {};
+    const parent = { parent: this };
+
+    // ---- result backend (Redis) ----
+    const redisSg = new aws.ec2.SecurityGroup(
+      `${name}-redis`,
+      {
+        vpcId: args.vpcId,
+        description: "taskfleet result backend: Redis TLS from inside the VPC only",
+        ingress: [
+          {
+            protocol: "tcp",
+            fromPort: d.redisPort,
+            toPort: d.redisPort,
+            cidrBlocks: [args.vpcCidr],
+            description: "Redis from the VPC",
+          },
+        ],
+        egress: [
+          {
+            protocol: "-1",
+            fromPort: 0,
+            toPort: 0,
+            cidrBlocks: [args.vpcCidr],
+            description: "replies inside the VPC",
+          },
+        ],
+        tags,
+      },
+      parent,
+    );
+    const subnetGroup = new aws.elasticache.SubnetGroup(
+      `${name}-redis`,
+      { subnetIds: args.privateSubnetIds, description: "taskfleet result backend", tags },
+      parent,
+    );
+    let authToken: pulumi.Output<string>;
+    let globalId: pulumi.Output<string> | undefined;
+    if (role === "secondary") {
+      const primary = new pulumi.StackReference(
+        `${name}-primary`,
+        { name: args.primaryStack! },
+        parent,
+      );
+      globalId = primary.requireOutput(PRIMARY_OUTPUTS.globalDatastoreId) as pulumi.Output<string>;
+      authToken = pulumi.secret(
+        primary.requireOutput(PRIMARY_OUTPUTS.authToken) as pulumi.Output<string>,
+      );
+    } else {
+      const token = new random.RandomPassword(
+        `${name}-redis-auth`,
+        // ElastiCache AUTH tokens: 16–128 printable characters without @, ", / or spaces.
+        { length: 64, special: true, overrideSpecial: "!&#$^<>-" },
+        parent,
+      );
+      authToken = token.result;
+    }
+    const common = {
+      description: `taskfleet result backend (${name})`,
+      subnetGroupName: subnetGroup.name,
+      securityGroupIds: [redisSg.id],
+      port: d.redisPort,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+      transitEncryptionEnabled: true,
+      atRestEncryptionEnabled: true,
+      authToken,
+      replicasPerNodeGroup: args.redisReplicasPerShard ?? d.redisReplicasPerShard,
+      snapshotRetentionLimit: 7,
+      tags,
+    };
+    const group =
+      role === "secondary"
+        ? new aws.elasticache.ReplicationGroup(
+            `${name}-redis`,
+            {
+              ...common,
+              replicationGroupId: replicationGroupId(`${name}-redis`),
+              globalReplicationGroupId: globalId!,
+            },
+            parent,
+          )
+        : new aws.elasticache.ReplicationGroup(
+            `${name}-redis`,
+            {
+              ...common,
+              replicationGroupId: replicationGroupId(`${name}-redis`),
+              engine: "redis",
+              engineVersion: args.redisEngineVersion ?? d.redisEngineVersion,
+              nodeType: args.redisNodeType ?? d.redisNodeType,
+              clusterMode: "enabled",
+              numNodeGroups: args.redisShards ?? d.redisShards,
+              parameterGroupName: "default.redis7.cluster.on",
+            },
+            parent,
+          );
+    if (role === "primary") {
+      const global = new aws.elasticache.GlobalReplicationGroup(
+        `${name}-global`,
+        {
+          globalReplicationGroupIdSuffix: replicationGroupId(`${name}-results`),
+          primaryReplicationGroupId: group.id,
+          globalReplicationGroupDescription: `taskfleet result backend; secondaries: ${secondaries.join(", ") || "none yet"}`,
+        },
+        parent,
+      );
+      globalId = global.globalReplicationGroupId;
+    }
+    this.resultBackendHost = group.configurationEndpointAddress;
+    this.resultBackendAuthToken = pulumi.secret(authToken);
+    this.resultBackendUrl = pulumi.secret(
+      pulumi
+        .all([group.configurationEndpointAddress, authToken])
+        .apply(([host, token]) => resultBackendUrl(host, token, d.redisPort)),
+    );
+    this.globalDatastoreId = globalId ?? pulumi.output("");
+
+    // ---- event and log store (OpenSearch) ----
+    const count = args.openSearchInstanceCount ?? d.openSearchInstanceCount;
+    const zones = count >= 3 ? 3 : count === 2 ? 2 : 1;
+    const osSg = new aws.ec2.SecurityGroup(
+      `${name}-search`,
+      {
+        vpcId: args.vpcId,
+        description: "taskfleet event store: HTTPS from inside the VPC only",
+        ingress: [
+          {
+            protocol: "tcp",
+            fromPort: 443,
+            toPort: 443,
+            cidrBlocks: [args.vpcCidr],
+            description: "HTTPS from the VPC",
+          },
+        ],
+        tags,
+      },
+      parent,
+    );
+    const identity = aws.getCallerIdentityOutput({}, parent);
+    const partition = aws.getPartitionOutput({}, parent);
+    const domainName = openSearchDomainName(`${name}-events`);
+    const domain = new aws.opensearch.Domain(
+      `${name}-events`,
+      {
+        domainName,
+        engineVersion: args.openSearchEngineVersion ?? d.openSearchEngineVersion,
+        clusterConfig: {
+          instanceType: args.openSearchInstanceType ?? d.openSearchInstanceType,
+          instanceCount: count,
+          zoneAwarenessEnabled: zones > 1,
+          zoneAwarenessConfig: zones > 1 ? { availabilityZoneCount: zones } : undefined,
+        },
+        ebsOptions: {
+          ebsEnabled: true,
+          volumeType: "gp3",
+          volumeSize: args.openSearchVolumeSizeGiB ?? d.openSearchVolumeSizeGiB,
+        },
+        vpcOptions: {
+          subnetIds: pulumi.output(args.privateSubnetIds).apply((ids) => ids.slice(0, zones)),
+          securityGroupIds: [osSg.id],
+        },
+        encryptAtRest: { enabled: true },
+        nodeToNodeEncryption: { enabled: true },
+        domainEndpointOptions: {
+          enforceHttps: true,
+          tlsSecurityPolicy: "Policy-Min-TLS-1-2-2019-07",
+        },
+        accessPolicies: pulumi
+          .all([identity.accountId, partition.partition])
+          .apply(([account, part]) =>
+            JSON.stringify({
+              Version: "2012-10-17",
+              Statement: [
+                {
+                  Effect: "Allow",
+                  Principal: { AWS: `arn:${part}:iam::${account}:root` },
+                  Action: "es:ESHttp*",
+                  Resource: `arn:${part}:es:*:${account}:domain/${domainName}/*`,
+                },
+              ],
+            }),
+          ),
+        tags,
+      },
+      parent,
+    );
+    this.openSearchEndpoint = domain.endpoint;
+
+    // ---- archive (S3) ----
+    const bucket = new aws.s3.Bucket(`${name}-archive`, { forceDestroy: false, tags }, parent);
+    new aws.s3.BucketPublicAccessBlock(
+      `${name}-archive`,
+      {
+        bucket: bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+      parent,
+    );
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${name}-archive`,
+      {
+        bucket: bucket.id,
+        rules: [
+          {
+            applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms" },
+            bucketKeyEnabled: true,
+          },
+        ],
+      },
+      parent,
+    );
+    new aws.s3.BucketVersioning(
+      `${name}-archive`,
+      { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
+      parent,
+    );
+    new aws.s3.BucketLifecycleConfiguration(
+      `${name}-archive`,
+      {
+        bucket: bucket.id,
+        rules: archiveLifecycleRules(
+          args.archiveGlacierAfterDays ?? d.archiveGlacierAfterDays,
+          args.archiveExpireAfterDays ?? d.archiveExpireAfterDays,
+        ),
+      },
+      parent,
+    );
+    this.archiveBucket = bucket.bucket;
+
+    this.registerOutputs({
+      resultBackendHost: this.resultBackendHost,
+      resultBackendAuthToken: this.resultBackendAuthToken,
+      resultBackendUrl: this.resultBackendUrl,
+      globalDatastoreId: this.globalDatastoreId,
+      openSearchEndpoint: this.openSearchEndpoint,
+      archiveBucket: this.archiveBucket,
+    });
+  }
+}
