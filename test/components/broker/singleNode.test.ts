@@ -243,18 +243,30 @@ describe("scenario 3: consistent-hash sharding", () => {
     // record key -> shard by draining every shard (quorum-queue counters in rabbitmqctl lag by
     // a tick, so count what is actually delivered)
     const worker = await (await as("workers")).createChannel();
-    const drain = async (): Promise<Map<string, string>> => {
+    const drain = async (expected: number): Promise<Map<string, string>> => {
       const where = new Map<string, string>();
+      await worker.prefetch(2000);
+      let done!: () => void;
+      const all = new Promise<void>((r) => (done = r));
+      const tags: string[] = [];
       for (const s of shards) {
-        for (;;) {
-          const m = await worker.get(s, { noAck: true });
-          if (!m) break;
-          where.set(m.content.toString(), s);
-        }
+        const { consumerTag } = await worker.consume(
+          s,
+          (m) => {
+            if (!m) return;
+            where.set(m.content.toString(), s);
+            if (where.size === expected) done();
+          },
+          { noAck: true },
+        );
+        tags.push(consumerTag);
       }
+      await all;
+      for (const t of tags) await worker.cancel(t);
+      for (const s of shards) expect(await worker.get(s, { noAck: true })).toBe(false);
       return where;
     };
-    const first = await drain();
+    const first = await drain(10_000);
     expect(first.size).toBe(10_000);
     const counts = shards.map((s) => [...first.values()].filter((x) => x === s).length);
     const even = 10_000 / shards.length;
@@ -267,7 +279,7 @@ describe("scenario 3: consistent-hash sharding", () => {
     // publish the first 500 keys again: each lands on the shard it landed on before
     for (const k of keys.slice(0, 500)) ch.publish("default", k, Buffer.from(k));
     await ch.waitForConfirms();
-    const second = await drain();
+    const second = await drain(500);
     expect(second.size).toBe(500);
     for (const [k, s] of second) expect(s).toBe(first.get(k));
   });
