@@ -22,7 +22,8 @@ Runs the task API: POST /v1/tasks, GET /v1/tasks/{id}, GET /healthz, /readyz, /m
                              key <prefix>.<task name> (repeatable)    [high_priority=high_priority:high, default=default:default]
   --priority <p>=<queue>     a priority name and the queue it selects (repeatable) [high=high_priority, default=default]
   --default-queue <q>        queue of a task that names none          [default]
-  --shard-exchange <x>       consistent-hash exchange for tasks with "key" [none: key is refused]
+  --shard-queue <q>          queue whose class is sharded (consistent hash); tasks with "key"
+                             go there with routing key <prefix>.<key> [none: key is refused]
   --allow-tasks <a,b,...>    accept only these task names (others get 400) [any name]
   -A, --app <module>         accept only the tasks this module's app registers
   --max-body-bytes <n>       largest request body                      [${DEFAULT_MAX_BODY_BYTES}]
@@ -66,7 +67,7 @@ export function parseApiArgs(
   const queues: Record<string, { exchange: string; routingKeyPrefix: string }> = {};
   const priorities: Record<string, string> = {};
   let defaultQueue = "default";
-  let shardExchange: string | undefined;
+  let shardQueue: string | undefined;
   const a: Omit<ApiArgs, "routing"> = {
     port: env.PORT ? int(env.PORT, "PORT", 0, 65535) : 8080,
     host: "127.0.0.1",
@@ -131,8 +132,8 @@ export function parseApiArgs(
       case "--default-queue":
         defaultQueue = take();
         break;
-      case "--shard-exchange":
-        shardExchange = take();
+      case "--shard-queue":
+        shardQueue = take();
         break;
       case "--allow-tasks":
         a.allowTasks = take()
@@ -181,6 +182,11 @@ export function parseApiArgs(
       `--default-queue: "${defaultQueue}" is not a queue; queues are ${Object.keys(queues).join(", ")}`,
     );
   }
+  if (shardQueue !== undefined && !queues[shardQueue]) {
+    throw new ApiUsageError(
+      `--shard-queue: "${shardQueue}" is not a queue; queues are ${Object.keys(queues).join(", ")}`,
+    );
+  }
   if (!a.help) {
     if (a.brokerUrl === "") {
       throw new ApiUsageError(
@@ -195,7 +201,7 @@ export function parseApiArgs(
   }
   return {
     ...a,
-    routing: { queues, priorities, defaultQueue, ...(shardExchange ? { shardExchange } : {}) },
+    routing: { queues, priorities, defaultQueue, ...(shardQueue ? { shardQueue } : {}) },
   };
 }
 

@@ -14,10 +14,12 @@ export interface ApiRouting {
   /** The queue a task goes to when neither `queue`, `priority` nor `key` is given. */
   readonly defaultQueue: string;
   /**
-   * The consistent-hash exchange a task with `key` is published to (routing key = the key), or
-   * undefined when this region's broker has no shards (then `key` is refused).
+   * The queue (one of `queues`) whose class the broker shards over consistent-hash queues. A task
+   * with `key` is published to that queue's exchange with routing key `<prefix>.<key>`, which the
+   * broker's consistent-hash exchange hashes, so one key always lands on the same shard. Undefined
+   * when this region's broker has no shards (then `key` is refused).
    */
-  readonly shardExchange?: string;
+  readonly shardQueue?: string;
 }
 
 /** A validated `POST /v1/tasks` body, resolved to where it is published. */
@@ -25,7 +27,7 @@ export interface TaskSubmission {
   readonly name: string;
   readonly args: readonly unknown[];
   readonly kwargs: Readonly<Record<string, unknown>>;
-  /** Queue name (for metrics and the answer), or `shards` for a keyed task. */
+  /** Queue name (for metrics and the answer). */
   readonly queue: string;
   readonly exchange: string;
   readonly routingKey: string;
@@ -151,16 +153,18 @@ export function validateSubmission(
         `key: ${show(k)} is not a shard key; use a non-empty string of at most 255 characters`,
       );
     }
-    if (!routing.shardExchange) {
+    const shard = routing.shardQueue;
+    const route = shard === undefined ? undefined : routing.queues[shard];
+    if (shard === undefined || route === undefined) {
       throw new ValidationError(
         "key",
         `key: this region's broker has no consistent-hash shards; send the task without key`,
       );
     }
     key = k;
-    queue = "shards";
-    exchange = routing.shardExchange;
-    routingKey = k;
+    queue = shard;
+    exchange = route.exchange;
+    routingKey = route.routingKeyPrefix === "" ? k : `${route.routingKeyPrefix}.${k}`;
   } else {
     if (set("queue")) {
       const q = b.queue;

@@ -1,0 +1,263 @@
+import amqp from "amqplib";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import {
+  PublishRejectedError,
+  TaskError,
+  type App,
+  type TaskContext,
+} from "../../worker-runtime/src/index.js";
+import type { Worker } from "../../worker-runtime/src/worker/worker.js";
+import { deleteQueues, sleep, startWorker, testApp, uniqueQueue, until } from "./helpers.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(
+  opts: Parameters<typeof startWorker>[1] = {},
+): Promise<{ app: App; worker: Worker; queue: string; client: App }> {
+  const queue = uniqueQueue("wk");
+  const app = testApp(queue);
+  const client = testApp(queue);
+  return { app, client, queue, worker: null as unknown as Worker, ...opts };
+}
+
+async function run(
+  app: App,
+  opts: Parameters<typeof startWorker>[1],
+  queue: string,
+  client: App,
+): Promise<Worker> {
+  const worker = await startWorker(app, opts);
+  cleanups.push(async () => {
+    await worker.stop();
+    await app.close();
+    await client.close();
+    await deleteQueues(queue);
+  });
+  return worker;
+}
+
+describe("worker on real RabbitMQ and Redis", () => {
+  it("runs a task, stores SUCCESS and acks; get() returns the result", async () => {
+    const { app, client, queue } = await setup();
+    app.task("math.add", (a: number, b: number) => a + b);
+    await run(app, {}, queue, client);
+    const r = await client.sendTask("math.add", [2, 3]);
+    expect(await r.get({ timeoutMs: 10_000 })).toBe(5);
+    expect(await r.state()).toBe("SUCCESS");
+    const c = await amqp.connect(inject("amqpUrl"));
+    const ch = await c.createChannel();
+    await until(async () => (await ch.checkQueue(queue)).messageCount === 0, 5000, "queue empty");
+    await c.close();
+  });
+
+  it("stores a failure; get() rejects with the error type name and message", async () => {
+    const { app, client, queue } = await setup();
+    app.task("fail.value", () => {
+      throw Object.assign(new Error("bad input 7"), { name: "ValueError" });
+    });
+    await run(app, {}, queue, client);
+    const r = await client.sendTask("fail.value");
+    const err = (await r.get({ timeoutMs: 10_000 }).catch((e: unknown) => e)) as TaskError;
+    expect(err).toBeInstanceOf(TaskError);
+    expect(err.name).toBe("ValueError");
+    expect(err.message).toBe("bad input 7");
+    expect(err.excModule).toBe("builtins");
+  });
+
+  it("dead-letters poison (bad body, unknown task, wrong arity) and keeps consuming", async () => {
+    const { app, client, queue } = await setup();
+    app.task("two.args", (a: number, b: number, _ctx: TaskContext) => a * b);
+    await run(app, {}, queue, client);
+    const c = await amqp.connect(inject("amqpUrl"));
+    const ch = await c.createChannel();
+    const tap = uniqueQueue("poison-tap");
+    await ch.assertQueue(tap, { exclusive: true });
+    await ch.bindQueue(tap, "taskfleet.poison", "");
+    ch.sendToQueue(queue, Buffer.from("{not json"), {
+      headers: { task: "two.args", id: "p1" },
+      contentType: "application/json",
+    });
+    await client.sendTask("no.such.task", [1]);
+    await client.sendTask("two.args", [1]);
+    const ok = await client.sendTask("two.args", [6, 7]);
+    expect(await ok.get({ timeoutMs: 10_000 })).toBe(42);
+    const reasons: string[] = [];
+    await until(
+      async () => {
+        const m = await ch.get(tap, { noAck: true });
+        if (m) reasons.push(String(m.properties.headers?.["x-taskfleet-poison-reason"]));
+        return reasons.length === 3;
+      },
+      10_000,
+      "three poison messages",
+    );
+    expect(reasons.sort()).toEqual([
+      "body is not valid JSON: Expected property name or '}' in JSON at position 1 (line 1 column 2)",
+      'task "two.args" takes at least 2 positional arguments, got 1',
+      'unknown task "no.such.task" (registered: two.args)',
+    ]);
+    expect((await ch.checkQueue(queue)).messageCount).toBe(0);
+    await c.close();
+  });
+
+  it("retries with backoff through the delay queues, same id, until success", async () => {
+    const { app, client, queue } = await setup();
+    const seen: number[] = [];
+    class Flaky extends Error {
+      override name = "Flaky";
+    }
+    app.task(
+      "flaky",
+      (ctx: TaskContext) => {
+        seen.push(ctx.request.retries);
+        if (ctx.request.retries < 2) throw new Flaky("not yet");
+        return `ok after ${ctx.request.retries}`;
+      },
+      { autoretryFor: [Flaky], retryBackoff: 1, retryJitter: false, maxRetries: 3 },
+    );
+    await run(app, {}, queue, client);
+    const t0 = Date.now();
+    const r = await client.sendTask("flaky");
+    expect(await r.get({ timeoutMs: 20_000 })).toBe("ok after 2");
+    expect(seen).toEqual([0, 1, 2]);
+    // backoff 1 s then 2 s, through taskfleet.delay.0 and taskfleet.delay.1
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2900);
+  });
+
+  it("fails for good after maxRetries with the last error", async () => {
+    const { app, client, queue } = await setup();
+    app.task(
+      "always",
+      () => {
+        throw new TypeError("still broken");
+      },
+      {
+        autoretryFor: ["TypeError"],
+        retryBackoff: false,
+        defaultRetryDelaySeconds: 0.1,
+        maxRetries: 2,
+      },
+    );
+    const worker = await run(app, {}, queue, client);
+    const r = await client.sendTask("always");
+    await expect(r.get({ timeoutMs: 10_000 })).rejects.toMatchObject({
+      name: "TypeError",
+      message: "still broken",
+    });
+    expect(worker.metrics.retried).toBe(2);
+    expect(worker.metrics.failed).toBe(1);
+  });
+
+  it("holds countdown tasks in delay queues, not unacked, and runs them on time", async () => {
+    const { app, client, queue } = await setup();
+    let ranAt = 0;
+    app.task("later", () => {
+      ranAt = Date.now();
+      return "done";
+    });
+    const worker = await run(app, {}, queue, client);
+    const t0 = Date.now();
+    const r = await client.sendTask("later", [], {}, { countdown: 3 });
+    await sleep(800);
+    // Not held by the worker: it went to a delay level queue and was acked.
+    expect(worker.reserved).toBe(0);
+    expect(await r.get({ timeoutMs: 10_000 })).toBe("done");
+    expect(ranAt - t0).toBeGreaterThanOrEqual(2900);
+    expect(ranAt - t0).toBeLessThan(6000);
+  });
+
+  it("records expired tasks as REVOKED without running them", async () => {
+    const { app, client, queue } = await setup();
+    let ran = false;
+    app.task("expiring", () => {
+      ran = true;
+    });
+    const r = await client.sendTask("expiring", [], {}, { expires: new Date(Date.now() - 1000) });
+    await run(app, {}, queue, client);
+    const err = (await r.get({ timeoutMs: 10_000 }).catch((e: unknown) => e)) as TaskError;
+    expect(err.name).toBe("TaskRevokedError");
+    expect(err.message).toBe("expired");
+    expect(await r.state()).toBe("REVOKED");
+    expect(ran).toBe(false);
+  });
+
+  it("aborts the handler's signal at the soft limit and frees the slot at the hard limit", async () => {
+    const { app, client, queue } = await setup();
+    app.task(
+      "soft",
+      (ctx: TaskContext) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error)),
+        ),
+      { softTimeLimitSeconds: 0.3 },
+    );
+    app.task("hang", () => new Promise(() => undefined), { timeLimitSeconds: 0.5 });
+    app.task("quick", () => "quick");
+    await run(app, { concurrency: 1 }, queue, client);
+    const soft = await client.sendTask("soft");
+    await expect(soft.get({ timeoutMs: 10_000 })).rejects.toMatchObject({
+      name: "SoftTimeLimitExceeded",
+    });
+    const hang = await client.sendTask("hang");
+    const quick = await client.sendTask("quick");
+    await expect(hang.get({ timeoutMs: 10_000 })).rejects.toMatchObject({
+      name: "TimeLimitExceeded",
+    });
+    expect(await quick.get({ timeoutMs: 10_000 })).toBe("quick");
+  });
+
+  it("rejects an unroutable publish with PublishRejectedError naming the exchange and key", async () => {
+    const queue = uniqueQueue("none");
+    const client = testApp(queue);
+    const c = await amqp.connect(inject("amqpUrl"));
+    const ch = await c.createChannel();
+    const ex = uniqueQueue("ex");
+    await ch.assertExchange(ex, "direct", { autoDelete: false });
+    try {
+      const err = await client
+        .sendTask("x", [], {}, { exchange: ex, routingKey: "nowhere" })
+        .catch((e: unknown) => e as PublishRejectedError);
+      expect(err).toBeInstanceOf(PublishRejectedError);
+      expect((err as Error).message).toBe(
+        `publish to exchange "${ex}" with routing key "nowhere" was returned as unroutable (312 NO_ROUTE): no queue is bound for it`,
+      );
+    } finally {
+      await ch.deleteExchange(ex);
+      await c.close();
+      await client.close();
+    }
+  });
+
+  it("rejects publishes to a full reject-publish queue (nack) and sends a batch in one window", async () => {
+    const queue = uniqueQueue("full");
+    const c = await amqp.connect(inject("amqpUrl"));
+    const ch = await c.createChannel();
+    await ch.assertQueue(queue, {
+      durable: true,
+      arguments: { "x-max-length": 3, "x-overflow": "reject-publish" },
+    });
+    const client = testApp(queue, { declareQueues: "passive" });
+    try {
+      const batch = Array.from({ length: 5 }, (_, i) => ({ name: "t", args: [i] }));
+      const err = (await client.sendTasks(batch).catch((e: unknown) => e)) as {
+        errors: (Error | null)[];
+        results: unknown[];
+      };
+      expect(err.errors.filter((e) => e === null)).toHaveLength(3);
+      const nacked = err.errors.filter((e) => e !== null);
+      expect(nacked).toHaveLength(2);
+      expect(nacked[0]).toBeInstanceOf(PublishRejectedError);
+      expect(nacked[0]!.message).toBe(
+        `publish to queue "${queue}" (default exchange) was rejected by the broker (nack): the queue is full (x-max-length with reject-publish) or failed`,
+      );
+      expect((await ch.checkQueue(queue)).messageCount).toBe(3);
+    } finally {
+      await ch.deleteQueue(queue);
+      await c.close();
+      await client.close();
+    }
+  });
+});

@@ -1,0 +1,211 @@
+/**
+ * Publishing with publisher confirms. Every publish sets `mandatory`; a message the broker
+ * returns (unroutable) or nacks (e.g. a queue over `x-max-length` with `reject-publish`) rejects
+ * the caller's promise with {@link PublishRejectedError}: nothing is dropped silently.
+ */
+import { randomUUID } from "node:crypto";
+import type { ChannelModel, ConfirmChannel, Message, Options } from "amqplib";
+import type { AmqpConnection } from "./connection.js";
+
+export class PublishRejectedError extends Error {
+  override name = "PublishRejectedError";
+  constructor(
+    message: string,
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly reason: "returned" | "nacked",
+  ) {
+    super(message);
+  }
+}
+
+export interface PublishItem {
+  exchange: string;
+  routingKey: string;
+  content: Buffer;
+  options?: Options.Publish;
+}
+
+interface Pending {
+  exchange: string;
+  routingKey: string;
+  returned: { code: number; text: string } | null;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function describe(exchange: string, routingKey: string): string {
+  return exchange === ""
+    ? `queue "${routingKey}" (default exchange)`
+    : `exchange "${exchange}" with routing key "${routingKey}"`;
+}
+
+export interface ProducerOptions {
+  /** Unconfirmed publishes allowed at once (the confirm window). @default 1000 */
+  confirmWindow?: number;
+  /** How long to wait for a confirm. @default 30000 */
+  confirmTimeoutMs?: number;
+}
+
+export class Producer {
+  private readonly conn: AmqpConnection;
+  private channel: Promise<ConfirmChannel> | null = null;
+  private channelModel: ChannelModel | null = null;
+  private readonly pending = new Map<string, Pending>();
+  private inFlight = 0;
+  private readonly windowWaiters: (() => void)[] = [];
+  private readonly window: number;
+  private readonly timeoutMs: number;
+  private closed = false;
+
+  constructor(conn: AmqpConnection, opts: ProducerOptions = {}) {
+    this.conn = conn;
+    this.window = opts.confirmWindow ?? 1000;
+    this.timeoutMs = opts.confirmTimeoutMs ?? 30_000;
+    conn.on("disconnected", () => {
+      this.channel = null;
+    });
+  }
+
+  private async confirmChannel(): Promise<ConfirmChannel> {
+    if (this.closed) throw new Error("producer is closed");
+    const model = this.conn.current ?? (await this.conn.connect());
+    if (this.channel && this.channelModel === model) return this.channel;
+    this.channelModel = model;
+    const p = model.createConfirmChannel().then((ch) => {
+      ch.on("error", () => undefined);
+      ch.on("return", (msg: Message) => {
+        const id = msg.properties.messageId as string | undefined;
+        const p = id ? this.pending.get(id) : undefined;
+        const f = msg.fields as unknown as { replyCode: number; replyText: string };
+        if (p) p.returned = { code: f.replyCode, text: String(f.replyText) };
+      });
+      ch.on("close", () => {
+        if (this.channel === p) this.channel = null;
+      });
+      return ch;
+    });
+    this.channel = p;
+    p.catch(() => {
+      if (this.channel === p) this.channel = null;
+    });
+    return p;
+  }
+
+  private async slot(): Promise<void> {
+    while (this.inFlight >= this.window) {
+      await new Promise<void>((r) => this.windowWaiters.push(r));
+    }
+    this.inFlight++;
+  }
+
+  private release(): void {
+    this.inFlight--;
+    this.windowWaiters.shift()?.();
+  }
+
+  /** Publishes one message and resolves when the broker confirms it. */
+  async publish(item: PublishItem): Promise<void> {
+    await this.slot();
+    let ch: ConfirmChannel;
+    try {
+      ch = await this.confirmChannel();
+    } catch (err) {
+      this.release();
+      throw err;
+    }
+    const messageId = item.options?.messageId ?? randomUUID();
+    const { exchange, routingKey } = item;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const done = (err: Error | null): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.pending.delete(messageId);
+        this.release();
+        if (err) reject(err);
+        else resolve();
+      };
+      const timer = setTimeout(
+        () =>
+          done(
+            new Error(
+              `no publisher confirm for ${describe(exchange, routingKey)} within ${this.timeoutMs} ms`,
+            ),
+          ),
+        this.timeoutMs,
+      );
+      const entry: Pending = { exchange, routingKey, returned: null, resolve, reject };
+      this.pending.set(messageId, entry);
+      try {
+        ch.publish(
+          exchange,
+          routingKey,
+          item.content,
+          { ...item.options, messageId, mandatory: true },
+          (err: unknown) => {
+            if (err) {
+              const text = String((err as Error).message ?? err);
+              done(
+                text === "message nacked"
+                  ? new PublishRejectedError(
+                      `publish to ${describe(exchange, routingKey)} was rejected by the broker (nack): the queue is full (x-max-length with reject-publish) or failed`,
+                      exchange,
+                      routingKey,
+                      "nacked",
+                    )
+                  : new Error(`publish to ${describe(exchange, routingKey)} failed: ${text}`),
+              );
+              return;
+            }
+            if (entry.returned) {
+              done(
+                new PublishRejectedError(
+                  `publish to ${describe(exchange, routingKey)} was returned as unroutable (${entry.returned.code} ${entry.returned.text}): no queue is bound for it`,
+                  exchange,
+                  routingKey,
+                  "returned",
+                ),
+              );
+              return;
+            }
+            done(null);
+          },
+        );
+      } catch (err) {
+        done(err as Error);
+      }
+    });
+  }
+
+  /**
+   * Publishes many messages in one confirm window and waits for all confirms. Resolves with one
+   * entry per item: null when confirmed, the error otherwise (the batch never stops half way).
+   */
+  async publishMany(items: readonly PublishItem[]): Promise<(Error | null)[]> {
+    return Promise.all(
+      items.map((i) =>
+        this.publish(i).then(
+          () => null,
+          (e: unknown) => e as Error,
+        ),
+      ),
+    );
+  }
+
+  /** Stops publishing; pending confirms still settle. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const ch = this.channel;
+    this.channel = null;
+    if (ch) {
+      const c = await ch.catch(() => null);
+      if (c) {
+        await c.waitForConfirms().catch(() => undefined);
+        await c.close().catch(() => undefined);
+      }
+    }
+  }
+}
