@@ -29,6 +29,11 @@ export interface StartOptions {
   cwd?: string;
   /** File that receives stdout and stderr. */
   logFile: string;
+  /**
+   * Run the child in its own process group, so a Ctrl-C at the terminal reaches only the parent,
+   * which then stops its children in order. @default false
+   */
+  detached?: boolean;
 }
 
 /** Starts `cmd` with output appended to `logFile`; the child is killed if this process exits. */
@@ -43,6 +48,7 @@ export function startLogged(
     env: opts.env ?? process.env,
     cwd: opts.cwd,
     stdio: ["ignore", fd, fd],
+    detached: opts.detached ?? false,
   });
   closeSync(fd);
   live.add(child);

@@ -53,6 +53,8 @@ export interface RabbitMqNodeOptions {
   env?: NodeJS.ProcessEnv;
   /** @default 90000 */
   startTimeoutMs?: number;
+  /** Own process group (Ctrl-C at the terminal does not reach it). @default false */
+  detached?: boolean;
 }
 
 /** Starts `epmd` as a daemon with its output detached, so it never holds a caller's pipes. */
@@ -148,6 +150,7 @@ export class RabbitMqNode {
       env: this.env(),
       cwd: dir,
       logFile: this.logFile,
+      detached: o.detached ?? false,
     });
     const child = this.child;
     const timeout = o.startTimeoutMs ?? 90_000;

@@ -19,6 +19,8 @@ export interface RedisServerOptions {
   replicaOf?: { host: string; port: number };
   /** Extra `redis-server` arguments, e.g. `["--maxmemory", "64mb"]`. */
   extraArgs?: readonly string[];
+  /** Own process group (Ctrl-C at the terminal does not reach it). @default false */
+  detached?: boolean;
 }
 
 export class RedisServer {
@@ -66,7 +68,11 @@ export class RedisServer {
       ...(o.replicaOf ? ["--replicaof", o.replicaOf.host, String(o.replicaOf.port)] : []),
       ...(o.extraArgs ?? []),
     ];
-    const child = startLogged("redis-server", args, { logFile: this.logFile, cwd: this.dir });
+    const child = startLogged("redis-server", args, {
+      logFile: this.logFile,
+      cwd: this.dir,
+      detached: o.detached ?? false,
+    });
     this.child = child;
     const exited = new Promise<never>((_, reject) =>
       child.once("exit", (code) =>
@@ -81,6 +87,11 @@ export class RedisServer {
 
   get running(): boolean {
     return this.child !== null;
+  }
+
+  /** The server's OS pid while it runs. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
   }
 
   async stop(): Promise<void> {

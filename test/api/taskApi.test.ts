@@ -17,6 +17,7 @@ const Q_HIGH = `${tag}.high_priority`;
 const Q_DEF = `${tag}.default`;
 const Q_FULL = `${tag}.full`;
 const X_SHARDS = `${tag}.shards`;
+const X_TOPIC = `${tag}.sharded`;
 const FULL_LIMIT = 5;
 
 const routing: ApiRouting = {
@@ -25,10 +26,11 @@ const routing: ApiRouting = {
     default: { exchange: Q_DEF, routingKeyPrefix: "default" },
     tiny: { exchange: Q_FULL, routingKeyPrefix: "tiny" },
     nowhere: { exchange: Q_DEF, routingKeyPrefix: "unbound" },
+    sharded: { exchange: X_TOPIC, routingKeyPrefix: "sharded" },
   },
   priorities: { high: "high_priority", default: "default" },
   defaultQueue: "default",
-  shardExchange: X_SHARDS,
+  shardQueue: "sharded",
 };
 
 let conn: ChannelModel;
@@ -65,7 +67,10 @@ beforeAll(async () => {
     await ch.assertQueue(q, { durable: true, arguments: args });
     await ch.bindQueue(q, x, key);
   }
+  // As the broker layer lays out a sharded class: topic exchange -> consistent-hash exchange -> shards.
+  await ch.assertExchange(X_TOPIC, "topic", { durable: false });
   await ch.assertExchange(X_SHARDS, "x-consistent-hash", { durable: false });
+  await ch.bindExchange(X_SHARDS, X_TOPIC, "sharded.#");
   for (const i of [0, 1, 2]) {
     await ch.assertQueue(`${X_SHARDS}.${i}`, { durable: true });
     await ch.bindQueue(`${X_SHARDS}.${i}`, X_SHARDS, "1");
@@ -91,7 +96,7 @@ afterAll(async () => {
   for (const q of [Q_HIGH, Q_DEF, Q_FULL, `${X_SHARDS}.0`, `${X_SHARDS}.1`, `${X_SHARDS}.2`]) {
     await ch.deleteQueue(q).catch(() => undefined);
   }
-  for (const x of [Q_HIGH, Q_DEF, Q_FULL, X_SHARDS])
+  for (const x of [Q_HIGH, Q_DEF, Q_FULL, X_SHARDS, X_TOPIC])
     await ch.deleteExchange(x).catch(() => undefined);
   await conn?.close();
 });
@@ -134,11 +139,18 @@ describe("POST /v1/tasks", () => {
         [0, 1, 2].map(async (i) => (await ch.checkQueue(`${X_SHARDS}.${i}`)).messageCount),
       );
     const before = await counts();
-    for (let i = 0; i < 5; i++)
-      expect((await post({ name: "user.sync", key: "user-42" })).status).toBe(202);
+    for (let i = 0; i < 5; i++) {
+      const r = await post({ name: "user.sync", key: "user-42" });
+      expect([r.status, r.json.queue]).toEqual([202, "sharded"]);
+    }
     const after = await counts();
     const grew = after.map((n, i) => n - before[i]!);
     expect(grew.filter((d) => d > 0)).toEqual([5]);
+    for (let i = 0; i < 30; i++)
+      expect((await post({ name: "user.sync", key: `user-${i}` })).status).toBe(202);
+    const spread = (await counts()).map((n, i) => n - after[i]!);
+    expect(spread.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(spread.filter((d) => d > 0).length).toBeGreaterThan(1);
   });
 
   it("refuses bad input with 400 and a message naming the field, the value and what is allowed", async () => {
@@ -161,7 +173,7 @@ describe("POST /v1/tasks", () => {
       [
         { name: "a", queue: "nope" },
         "queue",
-        'queue: "nope" is not a queue of this region; allowed: high_priority, default, tiny, nowhere',
+        'queue: "nope" is not a queue of this region; allowed: high_priority, default, tiny, nowhere, sharded',
       ],
       [
         { name: "a", priority: "urgent" },
