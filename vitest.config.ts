@@ -1,9 +1,16 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 // Integration suites start real RabbitMQ, Redis and Celery processes; the global setup starts one
 // shared RabbitMQ node and one Redis for the suites that do not need their own (clusters,
 // federation and kill tests start theirs). Two workers: these machines have two cores.
 export default defineConfig({
+  resolve: {
+    // In this repository the runtime is used from source (tsx and tsconfig paths do the same).
+    alias: {
+      "@taskfleet/worker": fileURLToPath(new URL("./worker-runtime/src/index.ts", import.meta.url)),
+    },
+  },
   test: {
     include: ["test/**/*.test.ts", "worker-runtime/test/**/*.test.ts", "policy/**/*.test.ts"],
     globalSetup: ["test/globalSetup.ts"],
