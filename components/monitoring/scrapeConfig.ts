@@ -95,7 +95,8 @@ export function podLabelMeta(key: string): string {
   return `__meta_kubernetes_pod_label_${key.replace(/[^a-zA-Z0-9_]/g, "_")}`;
 }
 
-function validateSource(field: string, s: TargetSource): void {
+/** Validates one target source; errors name it as `field` (e.g. `brokers`). */
+export function validateTargetSource(field: string, s: TargetSource): void {
   if (s.kind === "static") {
     for (const [i, t] of s.targets.entries()) {
       if (!HOST_PORT.test(t) || Number(t.split(":").pop()) > 65535) {
@@ -111,7 +112,10 @@ function validateSource(field: string, s: TargetSource): void {
       `${field}.kind: ${JSON.stringify((s as { kind: unknown }).kind)} is not allowed; use "static" or "kubernetesPods"`,
     );
   }
-  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(s.namespace)) {
+  if (
+    typeof s.namespace !== "string" ||
+    !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(s.namespace)
+  ) {
     throw new Error(
       `${field}.namespace: ${JSON.stringify(s.namespace)} is not a Kubernetes namespace name; use lowercase letters, digits and "-"`,
     );
@@ -195,10 +199,10 @@ export function generatePrometheusConfig(input: PrometheusConfigInput): Promethe
   }
   validateSeconds("scrapeIntervalSeconds", input.scrapeIntervalSeconds);
   validateSeconds("evaluationIntervalSeconds", input.evaluationIntervalSeconds);
-  validateSource("targets.rabbitmq", input.targets.rabbitmq);
-  validateSource("targets.workers", input.targets.workers);
-  validateSource("targets.api", input.targets.api);
-  if (input.targets.redis) validateSource("targets.redis", input.targets.redis);
+  validateTargetSource("targets.rabbitmq", input.targets.rabbitmq);
+  validateTargetSource("targets.workers", input.targets.workers);
+  validateTargetSource("targets.api", input.targets.api);
+  if (input.targets.redis) validateTargetSource("targets.redis", input.targets.redis);
   for (const [i, a] of (input.alertmanagers ?? []).entries()) {
     if (!HOST_PORT.test(a)) {
       throw new Error(

@@ -1,0 +1,424 @@
+/**
+ * The monitoring layer of one region on Kubernetes (seed S34–S38): Prometheus (a StatefulSet with
+ * its TSDB on an SSD-backed volume and retention flags) scraping the brokers, workers, task API
+ * and — through redis_exporter — the result backend; the generated alert rules; Grafana with the
+ * generated dashboards provisioned. Everything it places comes from `planMonitoring` (pure).
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { containerSecurityContext, labels, podSecurityContext, selector } from "../k8s/objects.js";
+import { REDIS_EXPORTER_PORT } from "./metrics.js";
+import {
+  MONITORING_DEFAULTS,
+  PATHS,
+  planMonitoring,
+  type MonitoredPods,
+} from "./monitoringPlan.js";
+import type { AlertThresholds } from "./thresholds.js";
+
+export type { MonitoredPods };
+
+/** The result backend redis_exporter watches. */
+export interface MonitoredRedis {
+  /** `host:port` of the Redis endpoint (the ElastiCache configuration endpoint). */
+  readonly address: pulumi.Input<string>;
+  /** AUTH token; stored in a Kubernetes Secret. @default - no AUTH */
+  readonly authToken?: pulumi.Input<string>;
+  /** Connect with TLS (`rediss://`), as ElastiCache with transit encryption requires. @default true */
+  readonly tls?: boolean;
+}
+
+/** Arguments of {@link Monitoring}. */
+export interface MonitoringArgs {
+  /** Namespace (existing) for Prometheus, Grafana and redis_exporter. @default - required */
+  readonly namespace: string;
+  /** Region name, the `region` external label on every series and alert. @default - required */
+  readonly region: string;
+  /** Broker nodes the region is configured with; fewer fires `RabbitMQNodesMissing`. @default - required */
+  readonly expectedBrokerNodes: number;
+  /** The RabbitMQ pods (prometheus plugin port 15692). @default - required (labels and port have defaults) */
+  readonly brokers: MonitoredPods;
+  /** The worker pods (`/metrics` on 9808). @default - required (labels and port have defaults) */
+  readonly workers: MonitoredPods;
+  /** The task API pods (`/metrics` on 8080). @default - required (labels and port have defaults) */
+  readonly api: MonitoredPods;
+  /** The result backend, watched through redis_exporter. @default - no Redis monitoring */
+  readonly redis?: MonitoredRedis;
+  /** Alert threshold overrides (S37). @default DEFAULT_ALERT_THRESHOLDS */
+  readonly thresholds?: Partial<AlertThresholds>;
+  /** Queues allowed to hold messages without consumers (dead-letter queues). @default ".*(dlq|dead).*" */
+  readonly unconsumedQueuesRegex?: string;
+  /** Days of metric history to keep (S38). @default 30 */
+  readonly retentionDays?: number;
+  /** Size of Prometheus' volume; retention is also capped at 90% of it. @default 100 */
+  readonly storageSizeGiB?: number;
+  /** SSD StorageClass for Prometheus' volume. @default "gp3" */
+  readonly storageClassName?: string;
+  /** @default 30 */
+  readonly scrapeIntervalSeconds?: number;
+  /** @default 30 */
+  readonly evaluationIntervalSeconds?: number;
+  /** Alertmanager `host:port` addresses that receive the alerts. @default [] */
+  readonly alertmanagers?: readonly string[];
+  /** Memory limit of the Prometheus container. @default 4 */
+  readonly prometheusMemoryGiB?: number;
+  /** Node labels the monitoring pods must run on (e.g. the system pool). @default {} */
+  readonly nodeSelector?: Record<string, string>;
+  /** @default "quay.io/prometheus/prometheus:v2.42.0" */
+  readonly prometheusImage?: string;
+  /** @default "docker.io/grafana/grafana:10.4.2" */
+  readonly grafanaImage?: string;
+  /** @default "docker.io/oliver006/redis_exporter:v1.58.0" */
+  readonly redisExporterImage?: string;
+}
+
+const PROMETHEUS_UID = 65534;
+const GRAFANA_UID = 472;
+const REDIS_EXPORTER_UID = 59000;
+
+/** Prometheus, alert rules, Grafana and redis_exporter for one region. */
+export class Monitoring extends pulumi.ComponentResource {
+  public static readonly TOKEN = "taskfleet:monitoring:Monitoring";
+  /** In-cluster URL of Prometheus. */
+  public readonly prometheusUrl: pulumi.Output<string>;
+  /** In-cluster URL of Grafana. */
+  public readonly grafanaUrl: pulumi.Output<string>;
+  /** Grafana's `admin` password (secret). */
+  public readonly grafanaAdminPassword: pulumi.Output<string>;
+  /** Names of the alert rules loaded into Prometheus. */
+  public readonly alertNames: readonly string[];
+
+  constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    // Validate and decide everything before anything is registered.
+    const plan = planMonitoring(name, { ...args, monitorRedis: args.redis !== undefined });
+    super(Monitoring.TOKEN, name, {}, opts);
+    const parent = { parent: this };
+    const ns = plan.namespace;
+    const nodeSelector = args.nodeSelector ?? {};
+    const names = plan.names;
+
+    // ---- Prometheus ----
+    const promLabels = labels("prometheus", "monitoring", name);
+    const promSelector = selector("prometheus", name);
+    const sa = new k8s.core.v1.ServiceAccount(
+      names.prometheus,
+      { metadata: { name: names.prometheus, namespace: ns, labels: promLabels } },
+      parent,
+    );
+    const role = new k8s.rbac.v1.ClusterRole(
+      names.prometheus,
+      {
+        metadata: { labels: promLabels },
+        rules: [
+          {
+            apiGroups: [""],
+            resources: ["pods", "services", "endpoints"],
+            verbs: ["get", "list", "watch"],
+          },
+        ],
+      },
+      parent,
+    );
+    new k8s.rbac.v1.ClusterRoleBinding(
+      names.prometheus,
+      {
+        metadata: { labels: promLabels },
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "ClusterRole",
+          name: role.metadata.name,
+        },
+        subjects: [{ kind: "ServiceAccount", name: sa.metadata.name, namespace: ns }],
+      },
+      parent,
+    );
+    const promConfig = new k8s.core.v1.ConfigMap(
+      `${names.prometheus}-config`,
+      {
+        metadata: { namespace: ns, labels: promLabels },
+        data: { "prometheus.yml": plan.prometheusConfig },
+      },
+      parent,
+    );
+    const promRules = new k8s.core.v1.ConfigMap(
+      `${names.prometheus}-rules`,
+      {
+        metadata: { namespace: ns, labels: promLabels },
+        data: { [plan.ruleFileName]: plan.rules },
+      },
+      parent,
+    );
+    new k8s.apps.v1.StatefulSet(
+      names.prometheus,
+      {
+        metadata: { name: names.prometheus, namespace: ns, labels: promLabels },
+        spec: {
+          serviceName: names.prometheus,
+          replicas: 1,
+          selector: { matchLabels: promSelector },
+          template: {
+            metadata: { labels: promLabels },
+            spec: {
+              serviceAccountName: sa.metadata.name,
+              nodeSelector,
+              securityContext: podSecurityContext(PROMETHEUS_UID),
+              containers: [
+                {
+                  name: "prometheus",
+                  image: plan.images.prometheus,
+                  args: [...plan.prometheusArgs],
+                  ports: [{ name: "http", containerPort: 9090 }],
+                  readinessProbe: {
+                    httpGet: { path: "/-/ready", port: "http" },
+                    periodSeconds: 10,
+                  },
+                  livenessProbe: {
+                    httpGet: { path: "/-/healthy", port: "http" },
+                    periodSeconds: 30,
+                    failureThreshold: 6,
+                  },
+                  resources: {
+                    requests: {
+                      cpu: "500m",
+                      memory: `${Math.ceil(plan.prometheusMemoryGiB / 2)}Gi`,
+                    },
+                    limits: { memory: `${plan.prometheusMemoryGiB}Gi` },
+                  },
+                  securityContext: containerSecurityContext(true),
+                  volumeMounts: [
+                    { name: "config", mountPath: PATHS.prometheusConfigDir, readOnly: true },
+                    { name: "rules", mountPath: PATHS.prometheusRulesDir, readOnly: true },
+                    { name: "data", mountPath: PATHS.prometheusData },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "config", configMap: { name: promConfig.metadata.name } },
+                { name: "rules", configMap: { name: promRules.metadata.name } },
+              ],
+            },
+          },
+          volumeClaimTemplates: [
+            {
+              metadata: { name: "data", labels: promLabels },
+              spec: {
+                accessModes: ["ReadWriteOnce"],
+                storageClassName: plan.storageClassName,
+                resources: { requests: { storage: `${plan.storageSizeGiB}Gi` } },
+              },
+            },
+          ],
+        },
+      },
+      parent,
+    );
+    new k8s.core.v1.Service(
+      names.prometheus,
+      {
+        metadata: { name: names.prometheus, namespace: ns, labels: promLabels },
+        spec: {
+          type: "ClusterIP",
+          selector: promSelector,
+          ports: [{ name: "http", port: 9090, targetPort: "http" }],
+        },
+      },
+      parent,
+    );
+
+    // ---- Grafana ----
+    const grafLabels = labels("grafana", "monitoring", name);
+    const grafSelector = selector("grafana", name);
+    const password = new random.RandomPassword(
+      `${names.grafana}-admin`,
+      { length: 32, special: false },
+      parent,
+    );
+    const adminSecret = new k8s.core.v1.Secret(
+      `${names.grafana}-admin`,
+      {
+        metadata: { namespace: ns, labels: grafLabels },
+        type: "Opaque",
+        stringData: { user: "admin", password: password.result },
+      },
+      parent,
+    );
+    const provisioning = new k8s.core.v1.ConfigMap(
+      `${names.grafana}-provisioning`,
+      {
+        metadata: { namespace: ns, labels: grafLabels },
+        data: {
+          "datasource.yml": plan.grafanaDatasource,
+          "dashboards.yml": plan.grafanaDashboardProvider,
+        },
+      },
+      parent,
+    );
+    const dashboards = new k8s.core.v1.ConfigMap(
+      `${names.grafana}-dashboards`,
+      { metadata: { namespace: ns, labels: grafLabels }, data: { ...plan.dashboards } },
+      parent,
+    );
+    const fromSecret = (key: string) => ({
+      secretKeyRef: { name: adminSecret.metadata.name, key },
+    });
+    new k8s.apps.v1.Deployment(
+      names.grafana,
+      {
+        metadata: { name: names.grafana, namespace: ns, labels: grafLabels },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: grafSelector },
+          template: {
+            metadata: { labels: grafLabels },
+            spec: {
+              nodeSelector,
+              securityContext: podSecurityContext(GRAFANA_UID),
+              containers: [
+                {
+                  name: "grafana",
+                  image: plan.images.grafana,
+                  ports: [{ name: "http", containerPort: 3000 }],
+                  env: [
+                    { name: "GF_SECURITY_ADMIN_USER", valueFrom: fromSecret("user") },
+                    { name: "GF_SECURITY_ADMIN_PASSWORD", valueFrom: fromSecret("password") },
+                    { name: "GF_PATHS_PROVISIONING", value: PATHS.grafanaProvisioning },
+                    { name: "GF_PATHS_DATA", value: PATHS.grafanaData },
+                    { name: "GF_AUTH_ANONYMOUS_ENABLED", value: "false" },
+                    { name: "GF_ANALYTICS_REPORTING_ENABLED", value: "false" },
+                  ],
+                  readinessProbe: {
+                    httpGet: { path: "/api/health", port: "http" },
+                    periodSeconds: 10,
+                  },
+                  resources: {
+                    requests: { cpu: "100m", memory: "256Mi" },
+                    limits: { memory: "512Mi" },
+                  },
+                  securityContext: containerSecurityContext(true),
+                  volumeMounts: [
+                    {
+                      name: "provisioning",
+                      mountPath: `${PATHS.grafanaProvisioning}/datasources/datasource.yml`,
+                      subPath: "datasource.yml",
+                      readOnly: true,
+                    },
+                    {
+                      name: "provisioning",
+                      mountPath: `${PATHS.grafanaProvisioning}/dashboards/dashboards.yml`,
+                      subPath: "dashboards.yml",
+                      readOnly: true,
+                    },
+                    { name: "dashboards", mountPath: PATHS.grafanaDashboards, readOnly: true },
+                    { name: "data", mountPath: PATHS.grafanaData },
+                    { name: "tmp", mountPath: "/tmp" },
+                  ],
+                },
+              ],
+              volumes: [
+                { name: "provisioning", configMap: { name: provisioning.metadata.name } },
+                { name: "dashboards", configMap: { name: dashboards.metadata.name } },
+                { name: "data", emptyDir: {} },
+                { name: "tmp", emptyDir: {} },
+              ],
+            },
+          },
+        },
+      },
+      parent,
+    );
+    new k8s.core.v1.Service(
+      names.grafana,
+      {
+        metadata: { name: names.grafana, namespace: ns, labels: grafLabels },
+        spec: {
+          type: "ClusterIP",
+          selector: grafSelector,
+          ports: [{ name: "http", port: 3000, targetPort: "http" }],
+        },
+      },
+      parent,
+    );
+
+    // ---- redis_exporter for the result backend ----
+    if (args.redis) {
+      const r = args.redis;
+      const exLabels = labels("redis-exporter", "monitoring", name);
+      const exSelector = selector("redis-exporter", name);
+      const scheme = (r.tls ?? true) ? "rediss" : "redis";
+      const exSecret = new k8s.core.v1.Secret(
+        names.redisExporter,
+        {
+          metadata: { namespace: ns, labels: exLabels },
+          type: "Opaque",
+          stringData: {
+            address: pulumi.interpolate`${scheme}://${r.address}`,
+            password: r.authToken ? pulumi.secret(r.authToken) : "",
+          },
+        },
+        parent,
+      );
+      const ref = (key: string) => ({ secretKeyRef: { name: exSecret.metadata.name, key } });
+      new k8s.apps.v1.Deployment(
+        names.redisExporter,
+        {
+          metadata: { name: names.redisExporter, namespace: ns, labels: exLabels },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: exSelector },
+            template: {
+              metadata: { labels: exLabels },
+              spec: {
+                nodeSelector,
+                securityContext: podSecurityContext(REDIS_EXPORTER_UID),
+                containers: [
+                  {
+                    name: "redis-exporter",
+                    image: plan.images.redisExporter,
+                    env: [
+                      { name: "REDIS_ADDR", valueFrom: ref("address") },
+                      { name: "REDIS_PASSWORD", valueFrom: ref("password") },
+                    ],
+                    ports: [{ name: "metrics", containerPort: REDIS_EXPORTER_PORT }],
+                    readinessProbe: { httpGet: { path: "/health", port: "metrics" } },
+                    resources: {
+                      requests: { cpu: "50m", memory: "64Mi" },
+                      limits: { memory: "128Mi" },
+                    },
+                    securityContext: containerSecurityContext(true),
+                  },
+                ],
+              },
+            },
+          },
+        },
+        parent,
+      );
+      new k8s.core.v1.Service(
+        names.redisExporter,
+        {
+          metadata: { name: names.redisExporter, namespace: ns, labels: exLabels },
+          spec: {
+            type: "ClusterIP",
+            selector: exSelector,
+            ports: [{ name: "metrics", port: REDIS_EXPORTER_PORT, targetPort: "metrics" }],
+          },
+        },
+        parent,
+      );
+    }
+
+    this.prometheusUrl = pulumi.output(plan.prometheusUrl);
+    this.grafanaUrl = pulumi.output(plan.grafanaUrl);
+    this.grafanaAdminPassword = pulumi.secret(password.result);
+    this.alertNames = plan.alertNames;
+    this.registerOutputs({
+      prometheusUrl: this.prometheusUrl,
+      grafanaUrl: this.grafanaUrl,
+      grafanaAdminPassword: this.grafanaAdminPassword,
+      alertNames: this.alertNames,
+    });
+  }
+}
+
+export { MONITORING_DEFAULTS };

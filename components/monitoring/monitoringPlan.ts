@@ -1,0 +1,225 @@
+/**
+ * Everything the Monitoring component places, decided before any resource exists: validated
+ * arguments with defaults applied, Kubernetes names, and the generated Prometheus config, rules
+ * and dashboards as text. Pure (no Pulumi import), so every decision is testable directly.
+ */
+import { alertNames, generateAlertRules, renderRuleFile, RULE_FILE_NAME } from "./alertRules.js";
+import { generateDashboards, grafanaDashboardProvider, grafanaDatasource } from "./dashboards.js";
+import { RABBITMQ_PROMETHEUS_PORT, REDIS_EXPORTER_PORT } from "./metrics.js";
+import {
+  DEFAULT_EVALUATION_INTERVAL_SECONDS,
+  DEFAULT_RETENTION_DAYS,
+  DEFAULT_SCRAPE_INTERVAL_SECONDS,
+  DEFAULT_STORAGE_SIZE_GIB,
+  generatePrometheusConfig,
+  renderPrometheusConfig,
+  retentionFlags,
+  validateTargetSource,
+  type TargetSource,
+} from "./scrapeConfig.js";
+import type { AlertThresholds } from "./thresholds.js";
+
+/** Pods of one monitored workload. */
+export interface MonitoredPods {
+  /** Namespace the pods run in. */
+  readonly namespace: string;
+  /**
+   * Labels that select the pods (all must match).
+   * @default - `app.kubernetes.io/part-of: taskfleet` and `app.kubernetes.io/component:
+   * broker|worker|api`
+   */
+  readonly podLabels?: Readonly<Record<string, string>>;
+  /** Port serving `/metrics`. @default - 15692 for brokers, 9808 for workers, 8080 for the API */
+  readonly port?: number;
+}
+
+/** Plain (non-Output) settings of the Monitoring component; see MonitoringArgs for the docs. */
+export interface MonitoringSettings {
+  readonly namespace: string;
+  readonly region: string;
+  readonly expectedBrokerNodes: number;
+  readonly brokers: MonitoredPods;
+  readonly workers: MonitoredPods;
+  readonly api: MonitoredPods;
+  readonly monitorRedis: boolean;
+  readonly thresholds?: Partial<AlertThresholds>;
+  readonly unconsumedQueuesRegex?: string;
+  readonly retentionDays?: number;
+  readonly storageSizeGiB?: number;
+  readonly storageClassName?: string;
+  readonly scrapeIntervalSeconds?: number;
+  readonly evaluationIntervalSeconds?: number;
+  readonly alertmanagers?: readonly string[];
+  readonly prometheusImage?: string;
+  readonly grafanaImage?: string;
+  readonly redisExporterImage?: string;
+  readonly prometheusMemoryGiB?: number;
+}
+
+export const MONITORING_DEFAULTS = Object.freeze({
+  storageClassName: "gp3",
+  retentionDays: DEFAULT_RETENTION_DAYS,
+  storageSizeGiB: DEFAULT_STORAGE_SIZE_GIB,
+  scrapeIntervalSeconds: DEFAULT_SCRAPE_INTERVAL_SECONDS,
+  evaluationIntervalSeconds: DEFAULT_EVALUATION_INTERVAL_SECONDS,
+  // The version the test suite checks the rules and config with (Debian's promtool 2.42).
+  prometheusImage: "quay.io/prometheus/prometheus:v2.42.0",
+  grafanaImage: "docker.io/grafana/grafana:10.4.2",
+  redisExporterImage: "docker.io/oliver006/redis_exporter:v1.58.0",
+  prometheusMemoryGiB: 4,
+  brokerPort: RABBITMQ_PROMETHEUS_PORT,
+  workerPort: 9808,
+  apiPort: 8080,
+});
+
+/** Mount points inside the pods. */
+export const PATHS = Object.freeze({
+  prometheusConfigDir: "/etc/prometheus",
+  prometheusRulesDir: "/etc/prometheus/rules",
+  prometheusData: "/prometheus",
+  grafanaProvisioning: "/etc/grafana/provisioning",
+  grafanaDashboards: "/etc/grafana/dashboards",
+  grafanaData: "/var/lib/grafana",
+});
+
+export interface MonitoringPlan {
+  readonly namespace: string;
+  /** Kubernetes object names (also the Services' DNS names). */
+  readonly names: {
+    readonly prometheus: string;
+    readonly grafana: string;
+    readonly redisExporter: string;
+  };
+  readonly prometheusConfig: string;
+  readonly ruleFileName: string;
+  readonly rules: string;
+  readonly alertNames: readonly string[];
+  readonly dashboards: Readonly<Record<string, string>>;
+  readonly grafanaDatasource: string;
+  readonly grafanaDashboardProvider: string;
+  readonly prometheusArgs: readonly string[];
+  readonly storageClassName: string;
+  readonly storageSizeGiB: number;
+  readonly prometheusMemoryGiB: number;
+  readonly images: {
+    readonly prometheus: string;
+    readonly grafana: string;
+    readonly redisExporter: string;
+  };
+  readonly prometheusUrl: string;
+  readonly grafanaUrl: string;
+}
+
+const NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+function pods(field: string, p: MonitoredPods, component: string, port: number): TargetSource {
+  if (p === undefined || p === null || typeof p !== "object") {
+    throw new Error(`${field}: missing; give the namespace (and labels) of the ${component} pods`);
+  }
+  const source: TargetSource = {
+    kind: "kubernetesPods",
+    namespace: p.namespace,
+    podLabels: p.podLabels ?? {
+      "app.kubernetes.io/part-of": "taskfleet",
+      "app.kubernetes.io/component": component,
+    },
+    port: p.port ?? port,
+  };
+  validateTargetSource(field, source);
+  return source;
+}
+
+/** Validates the settings and decides everything; throws naming the field as the user wrote it. */
+export function planMonitoring(name: string, s: MonitoringSettings): MonitoringPlan {
+  if (!NAME.test(name) || name.length > 40) {
+    throw new Error(
+      `name: ${JSON.stringify(name)} is not allowed; use at most 40 lowercase letters, digits and "-", starting with a letter`,
+    );
+  }
+  if (
+    typeof s.namespace !== "string" ||
+    !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(s.namespace)
+  ) {
+    throw new Error(
+      `namespace: ${JSON.stringify(s.namespace)} is not a Kubernetes namespace name; use lowercase letters, digits and "-"`,
+    );
+  }
+  const d = MONITORING_DEFAULTS;
+  const storageClassName = s.storageClassName ?? d.storageClassName;
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(storageClassName)) {
+    throw new Error(
+      `storageClassName: ${JSON.stringify(storageClassName)} is not a StorageClass name; name an SSD class such as "gp3"`,
+    );
+  }
+  const memory = s.prometheusMemoryGiB ?? d.prometheusMemoryGiB;
+  if (!Number.isInteger(memory) || memory < 1 || memory > 256) {
+    throw new Error(
+      `prometheusMemoryGiB: ${JSON.stringify(memory)} is not allowed; use whole GiB from 1 to 256`,
+    );
+  }
+  const targets = {
+    rabbitmq: pods("brokers", s.brokers, "broker", d.brokerPort),
+    workers: pods("workers", s.workers, "worker", d.workerPort),
+    api: pods("api", s.api, "api", d.apiPort),
+  };
+  const names = {
+    prometheus: `${name}-prometheus`,
+    grafana: `${name}-grafana`,
+    redisExporter: `${name}-redis-exporter`,
+  };
+  const svc = (n: string, port: number): string => `${n}.${s.namespace}.svc:${port}`;
+  const ruleFile = generateAlertRules({
+    expectedBrokerNodes: s.expectedBrokerNodes,
+    thresholds: s.thresholds,
+    unconsumedQueuesRegex: s.unconsumedQueuesRegex,
+  });
+  const config = generatePrometheusConfig({
+    region: s.region,
+    targets: {
+      ...targets,
+      ...(s.monitorRedis
+        ? { redis: { kind: "static", targets: [svc(names.redisExporter, REDIS_EXPORTER_PORT)] } }
+        : {}),
+    },
+    scrapeIntervalSeconds: s.scrapeIntervalSeconds,
+    evaluationIntervalSeconds: s.evaluationIntervalSeconds,
+    rulesDir: PATHS.prometheusRulesDir,
+    alertmanagers: s.alertmanagers,
+  });
+  const storageSizeGiB = s.storageSizeGiB ?? d.storageSizeGiB;
+  const flags = retentionFlags({ retentionDays: s.retentionDays, storageSizeGiB });
+  const prometheusUrl = `http://${svc(names.prometheus, 9090)}`;
+  const dashboards = Object.fromEntries(
+    Object.entries(generateDashboards()).map(([file, dash]) => [
+      file,
+      JSON.stringify(dash, null, 2),
+    ]),
+  );
+  return {
+    namespace: s.namespace,
+    names,
+    prometheusConfig: renderPrometheusConfig(config),
+    ruleFileName: RULE_FILE_NAME,
+    rules: renderRuleFile(ruleFile),
+    alertNames: alertNames(ruleFile),
+    dashboards,
+    grafanaDatasource: grafanaDatasource(prometheusUrl),
+    grafanaDashboardProvider: grafanaDashboardProvider(PATHS.grafanaDashboards),
+    prometheusArgs: [
+      `--config.file=${PATHS.prometheusConfigDir}/prometheus.yml`,
+      `--storage.tsdb.path=${PATHS.prometheusData}`,
+      ...flags,
+      "--web.listen-address=:9090",
+    ],
+    storageClassName,
+    storageSizeGiB,
+    prometheusMemoryGiB: memory,
+    images: {
+      prometheus: s.prometheusImage ?? d.prometheusImage,
+      grafana: s.grafanaImage ?? d.grafanaImage,
+      redisExporter: s.redisExporterImage ?? d.redisExporterImage,
+    },
+    prometheusUrl,
+    grafanaUrl: `http://${svc(names.grafana, 3000)}`,
+  };
+}
