@@ -10,7 +10,7 @@ import {
 } from "../../../components/monitoring/monitoringPlan.js";
 import { generateAlertRules, renderRuleFile } from "../../../components/monitoring/alertRules.js";
 import { valueOf } from "../../../cli/planEngine.js";
-import { at, find, mocked, ofType, type RecordedResource } from "../support.js";
+import { at, find, mocked, type RecordedResource } from "../support.js";
 
 const ARGS = {
   namespace: "monitoring",
