@@ -200,3 +200,32 @@ export async function installMocks(options: MockEngineOptions = {}): Promise<Moc
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
+
+/** Replaces every `{ secret }` by the string "[secret]" (for files a user reads). */
+export function redactSecrets(value: unknown, inSecret = false): unknown {
+  if (isSecretValue(value)) return redactSecrets(value.secret, true);
+  if (inSecret && (typeof value !== "object" || value === null)) return "[secret]";
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, inSecret));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, redactSecrets(v, inSecret)]),
+    );
+  }
+  return value;
+}
+
+/** Kubernetes objects among the recorded resources (not providers or Helm releases), secrets redacted. */
+export function kubernetesObjects(
+  resources: readonly RecordedResource[],
+): Record<string, unknown>[] {
+  return resources
+    .filter(
+      (r) =>
+        r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/"),
+    )
+    .map((r) => {
+      const obj = redactSecrets(r.inputs) as Record<string, unknown>;
+      const { apiVersion, kind, ...rest } = obj;
+      return { apiVersion, kind, ...rest };
+    });
+}
