@@ -1,0 +1,110 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { expandNodeName, parseWorkerArgs } from "../../worker-runtime/src/cli/args.js";
+import { main } from "../../worker-runtime/src/cli/main.js";
+
+const execFileP = promisify(execFile);
+
+describe("worker flags", () => {
+  it("parses Celery's flags (seed S22, S24)", () => {
+    const a = parseWorkerArgs(
+      [
+        "-A",
+        "./tasks.js",
+        "-Q",
+        "high_priority,default",
+        "-c",
+        "10",
+        "-n",
+        "high_priority_worker@%h",
+        "--autoscale=50,10",
+        "--prefetch-multiplier=1",
+        "-E",
+        "--loglevel=info",
+        "--shutdown-timeout",
+        "20",
+        "--health-port",
+        "8080",
+      ],
+      {},
+    );
+    expect(a).toMatchObject({
+      app: "./tasks.js",
+      queues: ["high_priority", "default"],
+      concurrency: 10,
+      autoscale: { max: 50, min: 10 },
+      prefetchMultiplier: 1,
+      events: true,
+      loglevel: "info",
+      shutdownTimeoutSeconds: 20,
+      healthPort: 8080,
+      healthHost: "127.0.0.1",
+      declare: true,
+    });
+    expect(parseWorkerArgs(["-Aapp.ts", "-c4", "-lWARNING"], {})).toMatchObject({
+      app: "app.ts",
+      concurrency: 4,
+      loglevel: "warn",
+    });
+  });
+
+  it("expands %h, %n and %d like Celery", () => {
+    expect(expandNodeName("w@%h", "node1.example.com")).toBe("w@node1.example.com");
+    expect(expandNodeName("%n-%d@x", "node1.example.com")).toBe("node1-example.com@x");
+    expect(expandNodeName("w@%n%%", "solo")).toBe("w@solo%");
+  });
+
+  it("rejects bad flags with the flag, the value and what is allowed", () => {
+    expect(() => parseWorkerArgs(["-A", "t.js", "-c", "0"], {})).toThrow(
+      '-c: "0" is not allowed; use a whole number ≥ 1',
+    );
+    expect(() => parseWorkerArgs(["-A", "t.js", "--autoscale=10,50"], {})).toThrow(
+      '--autoscale: "10,50" is not allowed; max must be ≥ 1 and min ≤ max (e.g. 50,10)',
+    );
+    expect(() => parseWorkerArgs(["-A", "t.js", "--autoscale=lots"], {})).toThrow(
+      '--autoscale: "lots" is not max,min; use e.g. --autoscale=50,10',
+    );
+    expect(() => parseWorkerArgs(["-A", "t.js", "--loglevel=loud"], {})).toThrow(
+      '--loglevel: "loud" is not a log level; use debug, info, warning, error or silent',
+    );
+    expect(() => parseWorkerArgs(["-A", "t.js", "--frobnicate"], {})).toThrow(
+      'unknown option "--frobnicate"; run "taskfleet worker --help" for the options',
+    );
+    expect(() => parseWorkerArgs(["-c", "2"], {})).toThrow(
+      "-A/--app is required: the task module, e.g. -A ./tasks.js",
+    );
+    expect(() => parseWorkerArgs(["-A", "t.js", "--prefetch-multiplier", "-1"], {})).toThrow(
+      '--prefetch-multiplier: "-1" is not allowed; use a whole number ≥ 0',
+    );
+  });
+
+  it("main() returns 2 with a clear message for usage errors and a missing module", async () => {
+    const writes: string[] = [];
+    const orig = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((s: string) => {
+      writes.push(s);
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      expect(await main(["worker", "-A", "./nope/tasks.js"])).toBe(2);
+      expect(await main(["launch"])).toBe(2);
+    } finally {
+      process.stderr.write = orig;
+    }
+    expect(writes[0]).toBe(
+      `taskfleet worker: -A: "./nope/tasks.js" not found (looked for ${process.cwd()}/nope/tasks.js)\n`,
+    );
+    expect(writes[1]).toBe('unknown command "launch"; use worker or api (taskfleet --help)\n');
+  });
+
+  it("runs through the bin: taskfleet worker --help", async () => {
+    const { stdout } = await execFileP(process.execPath, [
+      "worker-runtime/bin/taskfleet.mjs",
+      "worker",
+      "--help",
+    ]);
+    expect(stdout).toContain("Usage: taskfleet worker -A <module> [options]");
+    expect(stdout).toContain("--autoscale=<max,min>");
+  });
+});
