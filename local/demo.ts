@@ -123,6 +123,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   let finished = 0;
   let lastFinishAt = performance.now();
   let submitted = 0;
+  /** RETRY results seen per task id (the worker stores one before each retry). */
+  const retrySeen = new Map<string, number>();
 
   const finish = (rec: TaskRecord, at: number, meta: Record<string, unknown>): void => {
     if (rec.state !== undefined) return;
@@ -149,7 +151,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       }
       const status = meta.status;
       const id = meta.task_id;
-      if (typeof id !== "string" || !FINAL_STATES.includes(status as FinalState)) return;
+      if (typeof id !== "string") return;
+      if (status === "RETRY") {
+        retrySeen.set(id, (retrySeen.get(id) ?? 0) + 1);
+        return;
+      }
+      if (!FINAL_STATES.includes(status as FinalState)) return;
       const rec = byId.get(id);
       if (rec) finish(rec, at, meta);
       else if (!early.has(id)) early.set(id, { at, meta });
@@ -236,6 +243,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       if (FINAL_STATES.includes(st.state as FinalState)) {
         finish(rec, performance.now(), { ...st, status: st.state });
       }
+    }
+    for (const rec of records) {
+      const n = rec.id === undefined ? undefined : retrySeen.get(rec.id);
+      if (n !== undefined) rec.retries = Math.max(rec.retries ?? 0, n);
     }
   } finally {
     clearInterval(progress);

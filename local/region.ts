@@ -13,6 +13,7 @@ import { BROKER_ROLES, type BrokerRole, type BrokerSpec } from "../components/br
 import {
   renderBrokerFiles,
   brokerPlugins,
+  rolePermissions,
   type ClusterFormation,
 } from "../components/broker/index.js";
 import {
@@ -26,8 +27,16 @@ import {
 import type { LocalPool } from "./stack.js";
 import type { StateDir } from "./stateDir.js";
 
+/**
+ * Objects the worker runtime declares for itself: delay levels and the poison queue, and the
+ * default exchange (`amq.default`), the delay queues' dead-letter target.
+ */
+export const RUNTIME_OBJECTS = "^taskfleet\\.(delay|poison)(\\..*)?$|^amq\\.default$";
+
 export const REPO_ROOT = join(import.meta.dirname, "..");
-const TASKFLEET_BIN = join(REPO_ROOT, "worker-runtime", "bin", "taskfleet.mjs");
+/** The `taskfleet` command the workers and APIs run; TASKFLEET_LOCAL_BIN picks another build. */
+const TASKFLEET_BIN =
+  process.env.TASKFLEET_LOCAL_BIN ?? join(REPO_ROOT, "worker-runtime", "bin", "taskfleet.mjs");
 
 /** Ports a region uses, chosen before anything starts (the peer's federation link needs them). */
 export interface RegionPorts {
@@ -181,6 +190,28 @@ export class LocalRegion {
       .then(() => state.record(`redis ${plan.name}`, this.redis?.pid));
     await Promise.all([...nodeStarts, redisStart]);
     if (plan.ports.amqp.length > 1) await this.awaitCluster(plan.ports.amqp.length);
+    await this.grantRuntimeObjects();
+  }
+
+  /**
+   * The generator's least-privilege worker permissions cover the task queues and exchanges only;
+   * the worker runtime also declares and uses its own delay queues (`taskfleet.delay.*`, for
+   * countdown and retries) and poison queue (`taskfleet.poison`). Until the broker layer grants
+   * those itself, the local target adds them to the workers user — nothing else changes.
+   */
+  private async grantRuntimeObjects(): Promise<void> {
+    const perm = rolePermissions(this.spec).workers;
+    const extra = RUNTIME_OBJECTS;
+    const widen = (re: string): string => (re === "^$" ? extra : `${re}|${extra}`);
+    await this.nodes[0]!.ctl([
+      "set_permissions",
+      "-p",
+      perm.vhost,
+      perm.user,
+      widen(perm.configure),
+      widen(perm.write),
+      widen(perm.read),
+    ]);
   }
 
   private async awaitCluster(size: number): Promise<void> {
