@@ -263,7 +263,7 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
       "10m",
       `sum by (queue) (rate(${W.failed}${wk}[5m])) / sum by (queue) (rate(${W.received}${wk}[5m])) > ${num(t.taskFailureRatio)}`,
       "Many tasks fail",
-      "{{ $value | humanizePercentage }} of tasks from queue {{ $labels.queue }} fail.",
+      "{{ $value | humanizePercentage }} of tasks{{ with $labels.queue }} from queue {{ . }}{{ end }} fail.",
     ),
     rule(
       "TaskRetryRateHigh",
@@ -272,7 +272,7 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
       "10m",
       `sum by (queue) (rate(${W.retried}${wk}[5m])) / sum by (queue) (rate(${W.received}${wk}[5m])) > ${num(t.taskRetryRatio)}`,
       "Many tasks are retried",
-      "{{ $value | humanizePercentage }} of tasks from queue {{ $labels.queue }} are retried.",
+      "{{ $value | humanizePercentage }} of tasks{{ with $labels.queue }} from queue {{ . }}{{ end }} are retried.",
     ),
     rule(
       "TaskRuntimeP95High",
@@ -281,7 +281,7 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
       "15m",
       `histogram_quantile(0.95, sum by (queue, le) (rate(${W.runtimeSeconds}_bucket${wk}[5m]))) > ${num(t.taskRuntimeP95Seconds)}`,
       "Tasks run slowly",
-      `95% of tasks from queue {{ $labels.queue }} finish within {{ $value }} s (threshold ${t.taskRuntimeP95Seconds} s).`,
+      `95% of tasks{{ with $labels.queue }} from queue {{ . }}{{ end }} finish within {{ $value }} s (threshold ${t.taskRuntimeP95Seconds} s).`,
     ),
     rule(
       "WorkersSaturated",

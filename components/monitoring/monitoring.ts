@@ -39,7 +39,7 @@ export interface MonitoringArgs {
   readonly expectedBrokerNodes: number;
   /** The RabbitMQ pods (prometheus plugin port 15692). @default - required (labels and port have defaults) */
   readonly brokers: MonitoredPods;
-  /** The worker pods (`/metrics` on 9808). @default - required (labels and port have defaults) */
+  /** The worker pods (`/metrics` on the runtime's health port, 8080). @default - required (labels and port have defaults) */
   readonly workers: MonitoredPods;
   /** The task API pods (`/metrics` on 8080). @default - required (labels and port have defaults) */
   readonly api: MonitoredPods;

@@ -29,7 +29,7 @@ export interface MonitoredPods {
    * broker|worker|api`
    */
   readonly podLabels?: Readonly<Record<string, string>>;
-  /** Port serving `/metrics`. @default - 15692 for brokers, 9808 for workers, 8080 for the API */
+  /** Port serving `/metrics`. @default - 15692 for brokers, 8080 (the runtime's health port) for workers and the API */
   readonly port?: number;
 }
 
@@ -68,7 +68,7 @@ export const MONITORING_DEFAULTS = Object.freeze({
   redisExporterImage: "docker.io/oliver006/redis_exporter:v1.58.0",
   prometheusMemoryGiB: 4,
   brokerPort: RABBITMQ_PROMETHEUS_PORT,
-  workerPort: 9808,
+  workerPort: 8080,
   apiPort: 8080,
 });
 

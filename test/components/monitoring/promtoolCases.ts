@@ -466,6 +466,17 @@ export const PROMTOOL_CASES: Record<string, AlertCases> = {
           { labels: { queue: "default" }, description: "10% of tasks from queue default fail." },
         ],
       },
+      {
+        // The runtime's counters today carry no queue label: the rule still works, region-wide.
+        series: [
+          s(`taskfleet_tasks_received_total{${WK(1)}}`, "0+600x30"),
+          s(`taskfleet_tasks_received_total{${WK(2)}}`, "0+600x30"),
+          s(`taskfleet_tasks_failed_total{${WK(1)}}`, "0+120x30"),
+          s(`taskfleet_tasks_failed_total{${WK(2)}}`, "0+120x30"),
+        ],
+        evalTime: "20m",
+        alerts: [{ labels: {}, description: "20% of tasks fail." }],
+      },
     ],
     quiet: [
       {
@@ -492,6 +503,14 @@ export const PROMTOOL_CASES: Record<string, AlertCases> = {
             description: "30% of tasks from queue default are retried.",
           },
         ],
+      },
+      {
+        series: [
+          s(`taskfleet_tasks_received_total{${WK(1)}}`, "0+600x30"),
+          s(`taskfleet_tasks_retried_total{${WK(1)}}`, "0+300x30"),
+        ],
+        evalTime: "20m",
+        alerts: [{ labels: {}, description: "50% of tasks are retried." }],
       },
     ],
     quiet: [

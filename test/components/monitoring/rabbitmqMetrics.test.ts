@@ -3,13 +3,15 @@
  * the endpoints the generated scrape config names; the federation signal (consumers on the
  * upstream's `federation: …` queue) really follows the link; and a real Prometheus 2.42 run with
  * the generated config and rules scrapes the node, accepts every rule and dashboard query, and
- * puts `FederationLinkDown` in pending once the downstream node is gone.
+ * puts `FederationLinkDown` in pending once the downstream node is gone. A real taskfleet worker
+ * (the runtime's CLI) serves every worker metric the rules use and is scraped as up and ready.
  */
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "amqplib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   alertNames,
   generateAlertRules,
@@ -45,6 +47,9 @@ const dir = tempDir("taskfleet-monitoring-");
 const upstream = new RabbitMqNode({ dir: join(dir.path, "up") });
 const downstream = new RabbitMqNode({ dir: join(dir.path, "down") });
 const rules = generateAlertRules({ expectedBrokerNodes: 3 });
+let worker: ChildProcess | undefined;
+let workerPort = 0;
+const workerLog = join(dir.path, "worker.log");
 
 function config(rulesDir: string, intervalSeconds: number): PrometheusConfig {
   return generatePrometheusConfig({
@@ -54,8 +59,8 @@ function config(rulesDir: string, intervalSeconds: number): PrometheusConfig {
     evaluationIntervalSeconds: intervalSeconds,
     targets: {
       rabbitmq: { kind: "static", targets: [`127.0.0.1:${upstream.prometheusPort}`] },
-      // Nothing listens on these yet: they are scraped as down.
-      workers: { kind: "static", targets: ["127.0.0.1:1"] },
+      workers: { kind: "static", targets: [`127.0.0.1:${workerPort}`] },
+      // Nothing listens here: the API target is scraped as down.
       api: { kind: "static", targets: ["127.0.0.1:2"] },
     },
   });
@@ -147,6 +152,40 @@ beforeAll(async () => {
   } finally {
     await dconn.close();
   }
+  // A real worker on the upstream, serving /metrics on its health port.
+  workerPort = await freePort();
+  worker = startLogged(
+    process.execPath,
+    [
+      "worker-runtime/bin/taskfleet.mjs",
+      "worker",
+      "-A",
+      "test/worker-runtime/fixtures/tstasks.ts",
+      "-Q",
+      "tf-mon-worker",
+      "-c",
+      "2",
+      "--health-port",
+      String(workerPort),
+    ],
+    {
+      logFile: workerLog,
+      env: {
+        ...process.env,
+        TASKFLEET_BROKER_URL: upstream.url(),
+        TASKFLEET_RESULT_BACKEND: inject("redisUrl"),
+        TSTASKS_QUEUE: "tf-mon-worker",
+      },
+    },
+  );
+  await until(`the worker to be ready (log: ${workerLog})`, 60_000, async () => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${workerPort}/readyz`);
+      return r.status === 200 ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  });
   // The link shows on the upstream as a `federation: …` queue with one consumer.
   federationQueue = await until("the federation upstream queue", 30_000, async () => {
     const text = await scrape(JOBS.rabbitmqQueues);
@@ -157,6 +196,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  if (worker) {
+    worker.kill("SIGTERM");
+    if (!(await waitExit(worker, 30_000))) worker.kill("SIGKILL");
+  }
   await Promise.allSettled([upstream.stop(), downstream.stop()]);
   dir.cleanup();
 }, 120_000);
@@ -195,6 +238,18 @@ describe("RabbitMQ metrics used by the monitoring generators (real node)", () =>
       (m) => !(m.startsWith("rabbitmq_detailed_") ? queues : node).has(m),
     );
     expect(missing).toEqual([]);
+  });
+
+  it("every taskfleet_* metric the rules reference is served by a real worker's /metrics", async () => {
+    const res = await fetch(`http://127.0.0.1:${workerPort}/metrics`);
+    expect(res.status).toBe(200);
+    const served = metricNames(await res.text());
+    const referenced = referencedMetrics(rules).filter((m) => m.startsWith("taskfleet_"));
+    expect(referenced).toHaveLength(7);
+    expect(referenced.filter((m) => !served.has(m))).toEqual([]);
+    for (const m of ["taskfleet_tasks_succeeded_total", "taskfleet_worker_prefetch"]) {
+      expect(served.has(m), m).toBe(true);
+    }
   });
 
   it("reports the task queue per queue on the detailed endpoint", async () => {
@@ -260,6 +315,22 @@ describe("RabbitMQ metrics used by the monitoring generators (real node)", () =>
         const up = await query('up{job=~"rabbitmq|rabbitmq-queues"} == 1');
         return up.data.result.length === 2 ? true : undefined;
       });
+      const expr = (alert: string): string =>
+        rules.groups.flatMap((g) => g.rules).find((r) => r.alert === alert)!.expr;
+      // The worker is scraped, up and ready: the worker alerts' expressions are empty.
+      await until("the worker to be scraped", 30_000, async () => {
+        const r = await query('taskfleet_worker_ready{job="taskfleet-workers"} == 1');
+        return r.data.result.length === 1 ? true : undefined;
+      });
+      for (const alert of ["WorkersAbsent", "WorkerScrapeMissing", "WorkerNotReady"]) {
+        expect((await query(expr(alert))).data.result, alert).toEqual([]);
+      }
+      // The API target has nothing listening: TaskApiDown's expression matches it.
+      const apiDown = await until("the API target to be scraped as down", 30_000, async () => {
+        const r = await query(expr("TaskApiDown"));
+        return r.data.result.length > 0 ? r.data.result : undefined;
+      });
+      expect(apiDown.map((r) => r.metric.instance)).toEqual(["127.0.0.1:2"]);
       const nodes = await query(rules.groups[0]!.rules[0]!.expr);
       expect(nodes.data.result.map((r) => r.value[1])).toEqual(["1"]);
       // While the link is up, FederationLinkDown's expression is empty ...
