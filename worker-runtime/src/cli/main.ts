@@ -2,7 +2,7 @@
  * `taskfleet worker` and `taskfleet api`: the runtime's command line. The only place that handles
  * signals: the first SIGTERM/SIGINT drains the worker gracefully, a second one exits at once.
  */
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { App } from "../app.js";
@@ -166,4 +166,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     err(`taskfleet ${cmd}: ${(e as Error).message}`);
     return 1;
   }
+}
+
+// Run when executed directly (`node dist/cli/main.js worker ...`, the image's entrypoint); the
+// `taskfleet` bin imports this module and calls main() itself.
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return pathToFileURL(realpathSync(script)).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  process.exitCode = await main(process.argv.slice(2));
 }
