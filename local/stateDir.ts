@@ -5,7 +5,7 @@
  * is signalled only if the process still carries this folder's marker in its environment or
  * command line, so a recycled pid belonging to something else is never touched.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -101,12 +101,19 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Whether `pid` belongs to the run that owns `dir`: its environment carries `STATE_ENV=dir`, or its
- * command line mentions the folder. `runner` accepts the runner itself (whose command line is
+ * Whether `pid` belongs to the run that owns `dir`: its environment carries `STATE_ENV=dir`, its
+ * working directory is inside the folder (Redis rewrites its environment and command line for its
+ * process title, but keeps its cwd), or its command line mentions the folder. `runner` accepts the runner itself (whose command line is
  * `local/main.ts` and whose env may not carry the marker).
  */
 export function ownedBy(pid: number, dir: string, runner = false): boolean {
   try {
+    try {
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (cwd === dir || cwd.startsWith(`${dir}/`)) return true;
+    } catch {
+      // not readable: fall through to the other marks
+    }
     const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     if (env.includes(`${STATE_ENV}=${dir}`)) return true;
     const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
