@@ -38,6 +38,7 @@ interface RegisterRequest {
 
 type Monitor = {
   registerResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
+  readResource(req: RegisterRequest, cb: (err: unknown, res: unknown) => void): Promise<void>;
 };
 
 const SIG = "4dabf18193072939515e22adb298388d";
@@ -183,10 +184,19 @@ export async function installMocks(options: MockEngineOptions = {}): Promise<Moc
   );
   const monitor = pulumi.runtime.getMonitor() as unknown as Monitor;
   const register = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, cb) => {
+  const read = monitor.readResource.bind(monitor);
+  const remember = (req: RegisterRequest) => {
     const parent = req.getParent();
     if (parent) parents.set(`${req.getType()}::${req.getName()}`, parent);
+  };
+  monitor.registerResource = (req, cb) => {
+    remember(req);
     return register(req, cb);
+  };
+  // StackReferences are read, not registered.
+  monitor.readResource = (req, cb) => {
+    remember(req);
+    return read(req, cb);
   };
   return {
     resources,

@@ -1,0 +1,443 @@
+/**
+ * Kubernetes objects of a region's RabbitMQ cluster (S7, S13, S16, S18): a StatefulSet of the
+ * configured odd node count on an SSD StorageClass, booting from the broker generator's files,
+ * with Kubernetes peer discovery, zone spread and host anti-affinity, a pre-stop hook that waits
+ * for quorum, a raised open-files limit; its headless and internal-NLB Services, PDB,
+ * NetworkPolicy and the RBAC peer discovery needs. Pure: no Pulumi import. Secrets are
+ * referenced by name; the component fills them.
+ */
+import { POOL_LABEL } from "../compute/nodePools.js";
+import {
+  containerSecurityContext,
+  k8sName,
+  labels,
+  podSecurityContext,
+  selector,
+  zoneSpread,
+  type K8sObject,
+} from "../k8s/objects.js";
+
+/** uid/gid of the `rabbitmq` user in the official image. */
+export const RABBITMQ_UID = 999;
+export const CONFIG_DIR = "/etc/rabbitmq";
+export const TLS_DIR = "/etc/rabbitmq/tls";
+export const DATA_DIR = "/var/lib/rabbitmq";
+
+export const PORTS = Object.freeze({
+  amqp: 5672,
+  amqps: 5671,
+  management: 15672,
+  prometheus: 15692,
+  epmd: 4369,
+  dist: 25672,
+});
+
+export interface BrokerStorage {
+  readonly volumeType: "gp3" | "io2";
+  readonly volumeSizeGiB: number;
+  readonly iops: number;
+  /** gp3 only. */
+  readonly throughputMiBps: number;
+}
+
+export interface BrokerManifestArgs {
+  /** Component instance name; the StatefulSet is called after it. */
+  readonly instance: string;
+  readonly namespace: string;
+  readonly image: string;
+  /** Odd, 3–7 (validated by the broker spec). */
+  readonly nodes: number;
+  readonly fileDescriptorLimit: number;
+  readonly tls: boolean;
+  readonly storage: BrokerStorage;
+  readonly cpu: string;
+  readonly memoryGiB: number;
+  readonly terminationGracePeriodSeconds: number;
+  /** Run on the tainted broker node pool. */
+  readonly selectNodePool: boolean;
+  /** CIDR blocks allowed to reach AMQP through the NLB (this VPC, peer regions' VPCs). */
+  readonly clientCidrs: readonly string[];
+  /** Checksum of the generated files; a change rolls the StatefulSet. */
+  readonly configChecksum: string;
+}
+
+export interface BrokerNames {
+  readonly statefulSet: string;
+  readonly headless: string;
+  readonly client: string;
+  readonly config: string;
+  readonly definitions: string;
+  readonly cookie: string;
+  readonly tls: string;
+  readonly serviceAccount: string;
+  readonly storageClass: string;
+}
+
+export function brokerNames(instance: string, volumeType: string): BrokerNames {
+  const base = k8sName(instance);
+  return {
+    statefulSet: base,
+    headless: k8sName(base, "nodes"),
+    client: base,
+    config: k8sName(base, "config"),
+    definitions: k8sName(base, "definitions"),
+    cookie: k8sName(base, "erlang-cookie"),
+    tls: k8sName(base, "tls"),
+    serviceAccount: k8sName(base, "peer-discovery"),
+    storageClass: k8sName(base, volumeType),
+  };
+}
+
+/** The in-cluster DNS suffix of the StatefulSet's pods (`.<headless>.<ns>.svc.cluster.local`). */
+export function hostnameSuffix(names: BrokerNames, namespace: string): string {
+  return `.${names.headless}.${namespace}.svc.cluster.local`;
+}
+
+/** Pre-stop: wait until every quorum queue keeps a majority without this node, then drain it. */
+export function preStopCommand(graceSeconds: number): string[] {
+  const t = Math.max(graceSeconds - 10, 10);
+  return [
+    "/bin/sh",
+    "-c",
+    `if [ -s /etc/pod-info/skipPreStopChecks ]; then exit 0; fi; ` +
+      `rabbitmq-upgrade await_online_quorum_plus_one -t ${t} && rabbitmq-upgrade drain -t ${t}`,
+  ];
+}
+
+/** Start command: raise the soft open-files limit (S16), then run the image's entrypoint. */
+export function startCommand(fileDescriptorLimit: number): string[] {
+  return [
+    "/bin/sh",
+    "-c",
+    `ulimit -n ${fileDescriptorLimit} && exec docker-entrypoint.sh rabbitmq-server`,
+  ];
+}
+
+export function storageClass(names: BrokerNames, s: BrokerStorage): K8sObject {
+  const parameters: Record<string, string> =
+    s.volumeType === "gp3"
+      ? {
+          type: "gp3",
+          iops: String(s.iops),
+          throughput: String(s.throughputMiBps),
+          encrypted: "true",
+          "csi.storage.k8s.io/fstype": "xfs",
+        }
+      : {
+          type: "io2",
+          iops: String(s.iops),
+          encrypted: "true",
+          "csi.storage.k8s.io/fstype": "xfs",
+        };
+  return {
+    apiVersion: "storage.k8s.io/v1",
+    kind: "StorageClass",
+    metadata: { name: names.storageClass, labels: { "app.kubernetes.io/part-of": "taskfleet" } },
+    provisioner: "ebs.csi.aws.com",
+    parameters,
+    reclaimPolicy: "Retain",
+    volumeBindingMode: "WaitForFirstConsumer",
+    allowVolumeExpansion: true,
+  };
+}
+
+export interface BrokerObjects {
+  readonly storageClass: K8sObject;
+  readonly serviceAccount: K8sObject;
+  readonly role: K8sObject;
+  readonly roleBinding: K8sObject;
+  readonly headlessService: K8sObject;
+  readonly clientService: K8sObject;
+  readonly statefulSet: K8sObject;
+  readonly podDisruptionBudget: K8sObject;
+  readonly networkPolicy: K8sObject;
+}
+
+export function brokerObjects(a: BrokerManifestArgs): BrokerObjects {
+  const names = brokerNames(a.instance, a.storage.volumeType);
+  const appName = "rabbitmq";
+  const lbl = labels(appName, "broker", names.statefulSet);
+  const match = selector(appName, names.statefulSet);
+  const meta = (name: string) => ({ name, namespace: a.namespace, labels: lbl });
+  const amqpPort = a.tls ? PORTS.amqps : PORTS.amqp;
+  const amqpName = a.tls ? "amqps" : "amqp";
+  const suffix = hostnameSuffix(names, a.namespace);
+
+  const serviceAccount: K8sObject = {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: meta(names.serviceAccount),
+    automountServiceAccountToken: true,
+  };
+  const role: K8sObject = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: meta(names.serviceAccount),
+    rules: [
+      { apiGroups: [""], resources: ["endpoints"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["events"], verbs: ["create"] },
+    ],
+  };
+  const roleBinding: K8sObject = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: meta(names.serviceAccount),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: names.serviceAccount },
+    subjects: [{ kind: "ServiceAccount", name: names.serviceAccount, namespace: a.namespace }],
+  };
+  const headlessService: K8sObject = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: meta(names.headless),
+    spec: {
+      clusterIP: "None",
+      publishNotReadyAddresses: true,
+      selector: match,
+      ports: [
+        { name: "epmd", port: PORTS.epmd, targetPort: "epmd", protocol: "TCP" },
+        { name: "cluster-rpc", port: PORTS.dist, targetPort: "cluster-rpc", protocol: "TCP" },
+        { name: amqpName, port: amqpPort, targetPort: amqpName, protocol: "TCP" },
+        { name: "prometheus", port: PORTS.prometheus, targetPort: "prometheus", protocol: "TCP" },
+      ],
+    },
+  };
+  const clientService: K8sObject = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      ...meta(names.client),
+      annotations: {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+        "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+      },
+    },
+    spec: {
+      type: "LoadBalancer",
+      selector: match,
+      ports: [
+        { name: amqpName, port: amqpPort, targetPort: amqpName, protocol: "TCP" },
+        { name: "management", port: PORTS.management, targetPort: "management", protocol: "TCP" },
+      ],
+      loadBalancerSourceRanges: [...a.clientCidrs],
+    },
+  };
+
+  const volumes: Record<string, unknown>[] = [
+    {
+      name: "config",
+      projected: {
+        sources: [
+          {
+            configMap: {
+              name: names.config,
+              items: [
+                { key: "rabbitmq.conf", path: "rabbitmq.conf" },
+                { key: "enabled_plugins", path: "enabled_plugins" },
+              ],
+            },
+          },
+          {
+            secret: {
+              name: names.definitions,
+              items: [{ key: "definitions.json", path: "definitions.json" }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      name: "erlang-cookie-secret",
+      secret: {
+        secretName: names.cookie,
+        items: [{ key: ".erlang.cookie", path: ".erlang.cookie" }],
+      },
+    },
+    {
+      name: "pod-info",
+      downwardAPI: {
+        items: [
+          {
+            path: "skipPreStopChecks",
+            fieldRef: { fieldPath: "metadata.labels['skipPreStopChecks']" },
+          },
+        ],
+      },
+    },
+    ...(a.tls ? [{ name: "tls", secret: { secretName: names.tls, defaultMode: 0o440 } }] : []),
+  ];
+  const mounts = [
+    { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+    { name: "data", mountPath: DATA_DIR },
+    { name: "pod-info", mountPath: "/etc/pod-info", readOnly: true },
+    ...(a.tls ? [{ name: "tls", mountPath: TLS_DIR, readOnly: true }] : []),
+  ];
+  const memory = `${a.memoryGiB}Gi`;
+  const statefulSet: K8sObject = {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: meta(names.statefulSet),
+    spec: {
+      replicas: a.nodes,
+      serviceName: names.headless,
+      podManagementPolicy: "Parallel",
+      updateStrategy: { type: "RollingUpdate" },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+      selector: { matchLabels: match },
+      template: {
+        metadata: {
+          labels: lbl,
+          annotations: { "taskfleet.io/config-checksum": a.configChecksum },
+        },
+        spec: {
+          serviceAccountName: names.serviceAccount,
+          securityContext: podSecurityContext(RABBITMQ_UID),
+          terminationGracePeriodSeconds: a.terminationGracePeriodSeconds,
+          ...(a.selectNodePool
+            ? {
+                nodeSelector: { [POOL_LABEL]: "broker" },
+                tolerations: [
+                  { key: POOL_LABEL, operator: "Equal", value: "broker", effect: "NoSchedule" },
+                ],
+              }
+            : {}),
+          topologySpreadConstraints: zoneSpread(match, "DoNotSchedule"),
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [
+                { labelSelector: { matchLabels: match }, topologyKey: "kubernetes.io/hostname" },
+              ],
+            },
+          },
+          initContainers: [
+            {
+              name: "setup",
+              image: a.image,
+              command: [
+                "/bin/sh",
+                "-c",
+                `cp /tmp/erlang-cookie-secret/.erlang.cookie ${DATA_DIR}/.erlang.cookie && chmod 600 ${DATA_DIR}/.erlang.cookie`,
+              ],
+              volumeMounts: [
+                { name: "data", mountPath: DATA_DIR },
+                {
+                  name: "erlang-cookie-secret",
+                  mountPath: "/tmp/erlang-cookie-secret",
+                  readOnly: true,
+                },
+              ],
+              resources: {
+                requests: { cpu: "100m", memory: "64Mi" },
+                limits: { cpu: "100m", memory: "64Mi" },
+              },
+              securityContext: containerSecurityContext(true),
+            },
+          ],
+          containers: [
+            {
+              name: "rabbitmq",
+              image: a.image,
+              command: startCommand(a.fileDescriptorLimit),
+              env: [
+                { name: "MY_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                {
+                  name: "MY_POD_NAMESPACE",
+                  valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } },
+                },
+                { name: "K8S_SERVICE_NAME", value: names.headless },
+                { name: "K8S_HOSTNAME_SUFFIX", value: suffix },
+                { name: "RABBITMQ_USE_LONGNAME", value: "true" },
+                { name: "RABBITMQ_NODENAME", value: `rabbit@$(MY_POD_NAME)${suffix}` },
+                { name: "RABBITMQ_CONFIG_FILE", value: `${CONFIG_DIR}/rabbitmq.conf` },
+                { name: "RABBITMQ_ENABLED_PLUGINS_FILE", value: `${CONFIG_DIR}/enabled_plugins` },
+              ],
+              ports: [
+                { name: amqpName, containerPort: amqpPort, protocol: "TCP" },
+                { name: "management", containerPort: PORTS.management, protocol: "TCP" },
+                { name: "prometheus", containerPort: PORTS.prometheus, protocol: "TCP" },
+                { name: "epmd", containerPort: PORTS.epmd, protocol: "TCP" },
+                { name: "cluster-rpc", containerPort: PORTS.dist, protocol: "TCP" },
+              ],
+              resources: { requests: { cpu: a.cpu, memory }, limits: { cpu: a.cpu, memory } },
+              readinessProbe: {
+                tcpSocket: { port: amqpName },
+                initialDelaySeconds: 10,
+                periodSeconds: 10,
+                failureThreshold: 3,
+              },
+              livenessProbe: {
+                exec: { command: ["rabbitmq-diagnostics", "-q", "ping"] },
+                initialDelaySeconds: 60,
+                periodSeconds: 60,
+                timeoutSeconds: 30,
+                failureThreshold: 3,
+              },
+              lifecycle: {
+                preStop: { exec: { command: preStopCommand(a.terminationGracePeriodSeconds) } },
+              },
+              volumeMounts: mounts,
+              securityContext: containerSecurityContext(false),
+            },
+          ],
+          volumes,
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: "data", labels: lbl },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            storageClassName: names.storageClass,
+            resources: { requests: { storage: `${a.storage.volumeSizeGiB}Gi` } },
+          },
+        },
+      ],
+    },
+  };
+  const podDisruptionBudget: K8sObject = {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: meta(names.statefulSet),
+    spec: { maxUnavailable: 1, selector: { matchLabels: match } },
+  };
+  const networkPolicy: K8sObject = {
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: meta(names.statefulSet),
+    spec: {
+      podSelector: { matchLabels: match },
+      policyTypes: ["Ingress"],
+      ingress: [
+        // Clustering traffic only between the broker's own pods.
+        {
+          from: [{ podSelector: { matchLabels: match } }],
+          ports: [
+            { protocol: "TCP", port: PORTS.epmd },
+            { protocol: "TCP", port: PORTS.dist },
+          ],
+        },
+        // AMQP and management from pods of this namespace and from the allowed blocks (NLB clients, peer regions).
+        {
+          from: [{ podSelector: {} }, ...a.clientCidrs.map((cidr) => ({ ipBlock: { cidr } }))],
+          ports: [
+            { protocol: "TCP", port: amqpPort },
+            { protocol: "TCP", port: PORTS.management },
+          ],
+        },
+        // Metrics from any namespace's Prometheus (the monitoring layer).
+        { from: [{ namespaceSelector: {} }], ports: [{ protocol: "TCP", port: PORTS.prometheus }] },
+      ],
+    },
+  };
+  return {
+    storageClass: storageClass(names, a.storage),
+    serviceAccount,
+    role,
+    roleBinding,
+    headlessService,
+    clientService,
+    statefulSet,
+    podDisruptionBudget,
+    networkPolicy,
+  };
+}

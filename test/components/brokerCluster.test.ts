@@ -1,0 +1,186 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  brokerObjects,
+  preStopCommand,
+  startCommand,
+} from "../../components/broker/brokerManifests.js";
+import { kubernetesObjects } from "../../cli/planEngine.js";
+import { validateK8s } from "./k8sSchema.js";
+import { at, find, mocked, ofType, type RecordedResource } from "./support.js";
+
+const MANIFEST_ARGS = {
+  instance: "b",
+  namespace: "taskfleet",
+  image: "rabbitmq:3.13-management",
+  nodes: 5,
+  fileDescriptorLimit: 65536,
+  tls: false,
+  storage: { volumeType: "io2" as const, volumeSizeGiB: 500, iops: 20000, throughputMiBps: 0 },
+  cpu: "4",
+  memoryGiB: 16,
+  terminationGracePeriodSeconds: 3600,
+  selectNodePool: true,
+  clientCidrs: ["10.0.0.0/16", "10.1.0.0/16"],
+  configChecksum: "abc",
+};
+
+describe("broker manifests (pure)", () => {
+  it("waits for quorum plus one, then drains, before a node leaves", () => {
+    expect(preStopCommand(3600)).toEqual([
+      "/bin/sh",
+      "-c",
+      "if [ -s /etc/pod-info/skipPreStopChecks ]; then exit 0; fi; rabbitmq-upgrade await_online_quorum_plus_one -t 3590 && rabbitmq-upgrade drain -t 3590",
+    ]);
+  });
+  it("raises the open-files limit before starting RabbitMQ (S16)", () => {
+    expect(startCommand(65536)).toEqual([
+      "/bin/sh",
+      "-c",
+      "ulimit -n 65536 && exec docker-entrypoint.sh rabbitmq-server",
+    ]);
+  });
+  it("provisions io2 volumes with the configured IOPS, encrypted (S18)", () => {
+    expect(brokerObjects(MANIFEST_ARGS).storageClass).toMatchObject({
+      provisioner: "ebs.csi.aws.com",
+      parameters: { type: "io2", iops: "20000", encrypted: "true" },
+      volumeBindingMode: "WaitForFirstConsumer",
+    });
+  });
+  it("spreads nodes over zones and hosts, on the broker pool", () => {
+    const sts = brokerObjects(MANIFEST_ARGS).statefulSet;
+    expect(at(sts, "spec.template.spec.topologySpreadConstraints.0")).toMatchObject({
+      topologyKey: "topology.kubernetes.io/zone",
+      whenUnsatisfiable: "DoNotSchedule",
+      maxSkew: 1,
+    });
+    expect(
+      at(
+        sts,
+        "spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.0.topologyKey",
+      ),
+    ).toBe("kubernetes.io/hostname");
+    expect(at(sts, "spec.template.spec.tolerations.0")).toMatchObject({
+      key: "taskfleet.io/pool",
+      value: "broker",
+    });
+  });
+  it("renders objects the Kubernetes schemas accept", async () => {
+    for (const o of Object.values(brokerObjects(MANIFEST_ARGS))) await validateK8s(o);
+  });
+});
+
+describe("BrokerCluster", () => {
+  let res: RecordedResource[];
+  beforeAll(async () => {
+    const engine = await mocked();
+    const { BrokerCluster } = await import("../../components/broker/brokerCluster.js");
+    new BrokerCluster("b", {
+      region: "us-east-1",
+      spec: { nodes: 5, federation: [{ region: "eu-west-1", queues: ["default"] }] },
+      upstreamUris: { "eu-west-1": ["amqp://euw1-broker.elb.mock:5672"] },
+      upstreamPasswords: { "eu-west-1": "peer-federation-password" },
+      volumeType: "gp3",
+      iops: 6000,
+      throughputMiBps: 250,
+      selectNodePool: true,
+      clientCidrs: ["10.0.0.0/16", "10.1.0.0/16"],
+    });
+    await engine.settle();
+    res = engine.resources;
+  });
+
+  it("creates the cluster's objects and passwords as children of the component", () => {
+    const children = res
+      .filter((r) => r.parent === "b")
+      .map((r) => `${r.type} ${r.name}`)
+      .sort();
+    expect(children).toEqual([
+      "kubernetes:apps/v1:StatefulSet b",
+      "kubernetes:core/v1:ConfigMap b-config",
+      "kubernetes:core/v1:Secret b-definitions",
+      "kubernetes:core/v1:Secret b-erlang-cookie",
+      "kubernetes:core/v1:Service b-nodes-svc",
+      "kubernetes:core/v1:Service b-svc",
+      "kubernetes:core/v1:ServiceAccount b-sa",
+      "kubernetes:networking.k8s.io/v1:NetworkPolicy b-netpol",
+      "kubernetes:policy/v1:PodDisruptionBudget b-pdb",
+      "kubernetes:rbac.authorization.k8s.io/v1:Role b-role",
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding b-rolebinding",
+      "kubernetes:storage.k8s.io/v1:StorageClass b-storage",
+      "random:index/randomPassword:RandomPassword b-erlang-cookie",
+      "random:index/randomPassword:RandomPassword b-federation",
+      "random:index/randomPassword:RandomPassword b-monitoring",
+      "random:index/randomPassword:RandomPassword b-producers",
+      "random:index/randomPassword:RandomPassword b-workers",
+    ]);
+  });
+
+  it("runs the configured odd node count on the gp3 class with the configured IOPS", () => {
+    const sts = find(res, "kubernetes:apps/v1:StatefulSet", "b");
+    expect(at(sts.inputs, "spec.replicas")).toBe(5);
+    expect(at(sts.inputs, "spec.volumeClaimTemplates.0.spec.storageClassName")).toBe("b-gp3");
+    expect(
+      find(res, "kubernetes:storage.k8s.io/v1:StorageClass", "b-storage").inputs,
+    ).toMatchObject({
+      parameters: { type: "gp3", iops: "6000", throughput: "250", encrypted: "true" },
+    });
+    expect(
+      at(sts.inputs, "spec.template.spec.containers.0.lifecycle.preStop.exec.command.2"),
+    ).toContain("await_online_quorum_plus_one");
+  });
+
+  it("places exactly the generator's files: Kubernetes peer discovery in rabbitmq.conf, the plugin, the upstream", () => {
+    const cm = find(res, "kubernetes:core/v1:ConfigMap", "b-config");
+    const data = cm.inputs.data as Record<string, string>;
+    const conf = String(data["rabbitmq.conf"]);
+    expect(conf).toContain("cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s");
+    expect(conf).toContain("cluster_formation.k8s.service_name = b-nodes");
+    expect(conf).toContain("cluster_formation.target_cluster_size_hint = 5");
+    expect(String(data.enabled_plugins)).toContain("rabbitmq_peer_discovery_k8s");
+    const defs = find(res, "kubernetes:core/v1:Secret", "b-definitions");
+    const sd = defs.inputs.stringData as { secret: Record<string, string> };
+    const json = JSON.parse(sd.secret["definitions.json"]!) as {
+      parameters: { component: string; value: { uri: unknown } }[];
+      users: { name: string }[];
+    };
+    const upstream = json.parameters.find((p) => p.component === "federation-upstream");
+    expect(JSON.stringify(upstream?.value.uri)).toContain("euw1-broker.elb.mock:5672");
+    expect(JSON.stringify(upstream?.value.uri)).toContain("peer-federation-password");
+    expect(json.users.map((u) => u.name).sort()).toEqual([
+      "taskfleet-federation",
+      "taskfleet-monitoring",
+      "taskfleet-producers",
+      "taskfleet-workers",
+    ]);
+  });
+
+  it("exposes AMQP through an internal NLB restricted to the allowed blocks, with a NetworkPolicy", () => {
+    const svc = find(res, "kubernetes:core/v1:Service", "b-svc");
+    expect(at(svc.inputs, "metadata.annotations")).toMatchObject({
+      "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+      "service.beta.kubernetes.io/aws-load-balancer-internal": "true",
+    });
+    expect(at(svc.inputs, "spec.loadBalancerSourceRanges")).toEqual(["10.0.0.0/16", "10.1.0.0/16"]);
+    expect(
+      JSON.stringify(find(res, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "b-netpol").inputs),
+    ).not.toContain("0.0.0.0/0");
+    expect(
+      find(res, "kubernetes:policy/v1:PodDisruptionBudget", "b-pdb").inputs.spec,
+    ).toMatchObject({ maxUnavailable: 1 });
+  });
+
+  it("passes its objects through the Kubernetes schemas", async () => {
+    const objs = kubernetesObjects(res.filter((r) => r.parent === "b"));
+    expect(objs).toHaveLength(12);
+    for (const o of objs) await validateK8s(o as { apiVersion: string; kind: string });
+    expect(ofType(res, "random:index/randomPassword:RandomPassword")).toHaveLength(5);
+  });
+
+  it("refuses an even node count before creating anything, with the broker spec's message", async () => {
+    const { BrokerCluster } = await import("../../components/broker/brokerCluster.js");
+    expect(
+      () => new BrokerCluster("even", { region: "us-east-1", spec: { nodes: 4 } }),
+    ).toThrowError(/^taskfleet:broker\.nodes: 4/);
+    expect(res.filter((r) => r.name.startsWith("even-"))).toEqual([]);
+  });
+});
