@@ -1,0 +1,13 @@
+/**
+ * The taskfleet policy pack: every policy mandatory. Run with
+ * `pulumi preview --policy-pack policy` (the CI workflow does, for every region stack).
+ */
+import { PolicyPack } from "@pulumi/policy";
+import { POLICIES } from "./policies.js";
+
+new PolicyPack("taskfleet", {
+  enforcementLevel: "mandatory",
+  description:
+    "taskfleet: SSD broker storage, odd broker counts, encryption at rest and in transit, no public broker/Redis ingress, IMDSv2, restricted pods, a broker NetworkPolicy.",
+  policies: POLICIES,
+});
