@@ -12,6 +12,7 @@ import { down, type StateDir } from "./stateDir.js";
 import { loadStack, localRegionNames } from "./stack.js";
 import { REPO_ROOT, type LocalRegion } from "./region.js";
 import { LocalTarget } from "./target.js";
+import { ensureRuntimeBuilt } from "./runtimeBuild.js";
 import { runDemo, type Workload } from "./demo.js";
 import { summarize, formatSummary, type Summary } from "./summary.js";
 import { ProgressBar } from "./progress.js";
@@ -54,7 +55,11 @@ function endpoints(regions: readonly LocalRegion[]): Record<string, unknown> {
   );
 }
 
-function printEndpoints(regions: readonly LocalRegion[], state: StateDir): void {
+function printEndpoints(
+  regions: readonly LocalRegion[],
+  state: StateDir,
+  exampleTask: unknown,
+): void {
   say("");
   for (const r of regions) {
     say(`region ${r.name}`);
@@ -72,9 +77,11 @@ function printEndpoints(regions: readonly LocalRegion[], state: StateDir): void 
     }
   }
   say(`state folder: ${state.path} (logs: */*.log)`);
-  say(
-    `try: curl -s -XPOST ${regions[0]!.apiUrl}/v1/tasks -H 'content-type: application/json' -d '{"name":"demo.checkout","args":[1,500],"priority":"high"}'`,
-  );
+  if (exampleTask !== undefined) {
+    say(
+      `try: curl -s -XPOST ${regions[0]!.apiUrl}/v1/tasks -H 'content-type: application/json' -d '${JSON.stringify(exampleTask)}'`,
+    );
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -111,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       `--tasks: ${opts.tasks} does not exist; give the path of a .js, .mjs or .ts task module`,
     );
   }
+  if (opts.tasks) ensureRuntimeBuilt(REPO_ROOT, say);
   const workload = await loadWorkload(tasksModule);
   let demoCount = opts.demo ?? (workload ? DEFAULT_DEMO_TASKS : 0);
   if (demoCount > 0 && !workload) {
@@ -197,7 +205,7 @@ export async function main(argv: string[]): Promise<number> {
       await target.stop();
       return summary === null || summary.ok ? 0 : 1;
     }
-    printEndpoints(regions, target.state);
+    printEndpoints(regions, target.state, workload ? workload(0) : undefined);
     say("\nup; press Ctrl-C to stop everything this run started");
     await new Promise<never>(() => undefined);
     return 0;

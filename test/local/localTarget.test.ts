@@ -10,7 +10,7 @@
  *    and removes the folder.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { connect } from "amqplib";
@@ -19,7 +19,7 @@ import { LocalTarget } from "../../local/target.js";
 import { loadStack } from "../../local/stack.js";
 import { REPO_ROOT } from "../../local/region.js";
 import type { Summary } from "../../local/summary.js";
-import type { StateFile } from "../../local/stateDir.js";
+import { alive, type StateFile } from "../../local/stateDir.js";
 
 const MAIN = join(REPO_ROOT, "local", "main.ts");
 const DEMO_TASKS = join(REPO_ROOT, "local", "demoTasks.ts");
@@ -54,15 +54,6 @@ function runLocal(
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("npm run local", () => {
@@ -115,11 +106,25 @@ describe("npm run local", () => {
     await conn.close();
   });
 
-  it("--down stops exactly what a crashed run left behind and removes its folder", async () => {
+  it("--tasks runs a user's module; --down stops exactly what a crashed run left behind", async () => {
     const stateDir = join(tmp.path, "crash");
+    // A user's own module, importing the runtime by its package name as a user's project would
+    // (it lives under the repository so that the package resolves).
+    const userDir = join(REPO_ROOT, ".taskfleet", `test-user-${process.pid}-${Date.now()}`);
+    mkdirSync(userDir, { recursive: true });
+    const userTasks = join(userDir, "my-tasks.mjs");
+    writeFileSync(
+      userTasks,
+      [
+        'import { createApp } from "@taskfleet/worker";',
+        "export const app = createApp();",
+        'app.task("shop.total", async (a, b) => ({ total: a + b, region: process.env.TASKFLEET_REGION }), { queue: "default" });',
+        "",
+      ].join("\n"),
+    );
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", MAIN, "--stack", STACK, "--demo", "0", "--state-dir", stateDir],
+      ["--import", "tsx", MAIN, "--stack", STACK, "--tasks", userTasks, "--state-dir", stateDir],
       {
         cwd: REPO_ROOT,
         stdio: ["ignore", "ignore", "pipe"],
@@ -138,6 +143,23 @@ describe("npm run local", () => {
       child.on("exit", () => reject(new Error(`the run exited early:\n${stderr}`)));
     });
     const st = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")) as StateFile;
+    // The user's task runs (no demo workload in the module: the run sends no demo).
+    expect(stderr).not.toContain("demo:");
+    const apis = Object.values(st.endpoints as Record<string, { api: string }>).map((e) => e.api);
+    const sent = await fetch(`${apis[0]}/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "shop.total", args: [2, 40] }),
+    });
+    expect(sent.status).toBe(202);
+    const { id } = (await sent.json()) as { id: string };
+    let st2: { state: string; result?: { total: number } } = { state: "PENDING" };
+    for (let i = 0; i < 100 && st2.state !== "SUCCESS"; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      st2 = (await (await fetch(`${apis[0]}/v1/tasks/${id}`)).json()) as typeof st2;
+    }
+    expect(st2.result?.total).toBe(42);
+    rmSync(userDir, { recursive: true, force: true });
     // two brokers, two Redis, two APIs and the stack's pools in each region
     expect(st.processes.length).toBeGreaterThanOrEqual(8);
     child.kill("SIGKILL");
