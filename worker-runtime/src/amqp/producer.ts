@@ -57,6 +57,11 @@ export class Producer {
   private readonly window: number;
   private readonly timeoutMs: number;
   private closed = false;
+  private live: ConfirmChannel | null = null;
+  private readonly idPrefix = randomUUID().slice(0, 8);
+  private seq = 0;
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly deadlines = new Map<string, number>();
 
   constructor(conn: AmqpConnection, opts: ProducerOptions = {}) {
     this.conn = conn;
@@ -64,6 +69,7 @@ export class Producer {
     this.timeoutMs = opts.confirmTimeoutMs ?? 30_000;
     conn.on("disconnected", () => {
       this.channel = null;
+      this.live = null;
     });
   }
 
@@ -73,6 +79,7 @@ export class Producer {
     if (this.channel && this.channelModel === model) return this.channel;
     this.channelModel = model;
     const p = model.createConfirmChannel().then((ch) => {
+      this.live = ch;
       ch.on("error", () => undefined);
       ch.on("return", (msg: Message) => {
         const id = msg.properties.messageId as string | undefined;
@@ -82,6 +89,7 @@ export class Producer {
       });
       ch.on("close", () => {
         if (this.channel === p) this.channel = null;
+        if (this.live === ch) this.live = null;
       });
       return ch;
     });
@@ -102,10 +110,60 @@ export class Producer {
   private release(): void {
     this.inFlight--;
     this.windowWaiters.shift()?.();
+    if (this.roomWaiter && this.inFlight <= this.roomWaiter.threshold) {
+      const w = this.roomWaiter;
+      this.roomWaiter = null;
+      w.resolve();
+    }
+  }
+
+  private roomWaiter: { threshold: number; resolve: () => void } | null = null;
+
+  /** One timer checks every pending confirm's deadline (a timer per message costs too much). */
+  private watchDeadlines(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(
+      () => {
+        const now = Date.now();
+        for (const [id, deadline] of this.deadlines) {
+          if (deadline > now) break; // insertion order = deadline order
+          this.deadlines.delete(id);
+          const p = this.pending.get(id);
+          if (p) {
+            p.reject(
+              new Error(
+                `no publisher confirm for ${describe(p.exchange, p.routingKey)} within ${this.timeoutMs} ms`,
+              ),
+            );
+          }
+        }
+        if (this.deadlines.size === 0 && this.sweeper) {
+          clearInterval(this.sweeper);
+          this.sweeper = null;
+        }
+      },
+      Math.min(1000, this.timeoutMs),
+    );
+    this.sweeper.unref();
   }
 
   /** Publishes one message and resolves when the broker confirms it. */
-  async publish(item: PublishItem): Promise<void> {
+  publish(item: PublishItem): Promise<void> {
+    // Fast path: a live channel and room in the window: publish now, no awaits.
+    const ch = this.live;
+    if (
+      ch &&
+      !this.closed &&
+      this.inFlight < this.window &&
+      this.conn.current === this.channelModel
+    ) {
+      this.inFlight++;
+      return this.send(ch, item);
+    }
+    return this.publishSlow(item);
+  }
+
+  private async publishSlow(item: PublishItem): Promise<void> {
     await this.slot();
     let ch: ConfirmChannel;
     try {
@@ -114,30 +172,34 @@ export class Producer {
       this.release();
       throw err;
     }
-    const messageId = item.options?.messageId ?? randomUUID();
+    return this.send(ch, item);
+  }
+
+  /** Sends on `ch`; the caller has taken a window slot. */
+  private send(ch: ConfirmChannel, item: PublishItem): Promise<void> {
+    const messageId = item.options?.messageId ?? `${this.idPrefix}-${++this.seq}`;
     const { exchange, routingKey } = item;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const done = (err: Error | null): void => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
         this.pending.delete(messageId);
+        this.deadlines.delete(messageId);
         this.release();
         if (err) reject(err);
         else resolve();
       };
-      const timer = setTimeout(
-        () =>
-          done(
-            new Error(
-              `no publisher confirm for ${describe(exchange, routingKey)} within ${this.timeoutMs} ms`,
-            ),
-          ),
-        this.timeoutMs,
-      );
-      const entry: Pending = { exchange, routingKey, returned: null, resolve, reject };
+      const entry: Pending = {
+        exchange,
+        routingKey,
+        returned: null,
+        resolve: () => done(null),
+        reject: (e) => done(e),
+      };
       this.pending.set(messageId, entry);
+      this.deadlines.set(messageId, Date.now() + this.timeoutMs);
+      this.watchDeadlines();
       try {
         ch.publish(
           exchange,
@@ -184,20 +246,30 @@ export class Producer {
    * entry per item: null when confirmed, the error otherwise (the batch never stops half way).
    */
   async publishMany(items: readonly PublishItem[]): Promise<(Error | null)[]> {
-    return Promise.all(
-      items.map((i) =>
-        this.publish(i).then(
-          () => null,
-          (e: unknown) => e as Error,
-        ),
-      ),
-    );
+    const out: Promise<Error | null>[] = [];
+    const settle = (p: Promise<void>): Promise<Error | null> =>
+      p.then(
+        () => null,
+        (e: unknown) => e as Error,
+      );
+    for (const item of items) {
+      if (this.inFlight >= this.window && !this.roomWaiter && this.windowWaiters.length === 0) {
+        // Window full: wait until half of it is confirmed, then publish the next run without awaits.
+        await new Promise<void>(
+          (resolve) => (this.roomWaiter = { threshold: Math.floor(this.window / 2), resolve }),
+        );
+      }
+      out.push(settle(this.publish(item)));
+    }
+    return Promise.all(out);
   }
 
   /** Stops publishing; pending confirms still settle. Safe to call twice. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     const ch = this.channel;
     this.channel = null;
     if (ch) {
