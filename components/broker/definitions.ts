@@ -361,3 +361,51 @@ export function renderDefinitions(
 ): string {
   return JSON.stringify(buildDefinitions(spec, credentials, options), null, 2) + "\n";
 }
+
+/**
+ * `rabbitmqctl` argument lists that restart the federation links of a node after it (re)starts.
+ *
+ * RabbitMQ 3.10 does not restart the links of federated quorum queues when the downstream node
+ * restarts (seen in scenario 5 of the broker suite): the policy is there, the links are not.
+ * A policy change starts them. These commands first shadow each federation policy with a
+ * higher-priority copy without the federation key (so limits, TTL and dead-lettering stay
+ * in force throughout), then remove the copy, which re-applies the federation policy and
+ * starts its links. Run them on a node once it has booted (e.g. a post-start hook). Empty when
+ * the region federates nothing.
+ */
+export function federationRelinkCommands(spec: BrokerSpec): string[][] {
+  const defs = buildDefinitions(
+    spec,
+    {
+      passwords: {
+        workers: "-".repeat(8),
+        producers: "-".repeat(8),
+        federation: "-".repeat(8),
+        monitoring: "-".repeat(8),
+      },
+      upstreamPasswords: Object.fromEntries(spec.federation.map((l) => [l.region, "-"])),
+    },
+    { salt: () => Buffer.alloc(4) },
+  );
+  const cmds: string[][] = [];
+  for (const p of defs.policies) {
+    if (!("federation-upstream-set" in p.definition)) continue;
+    const { "federation-upstream-set": _omit, ...rest } = p.definition;
+    void _omit;
+    const shadow = `${p.name}-relink`;
+    cmds.push([
+      "set_policy",
+      "--vhost",
+      p.vhost,
+      "--apply-to",
+      p["apply-to"],
+      "--priority",
+      String(p.priority + 1),
+      shadow,
+      p.pattern,
+      JSON.stringify(rest),
+    ]);
+    cmds.push(["clear_policy", "--vhost", p.vhost, shadow]);
+  }
+  return cmds;
+}
