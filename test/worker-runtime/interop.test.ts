@@ -104,8 +104,10 @@ describe("Python Celery producer → taskfleet worker → Python AsyncResult.get
     expect(out.ts_special).toEqual({
       ok: { dt: "2030-01-02T03:04:05Z", dec: "10.50", u: "6f1c2a44-9d2b-4c1e-8a3f-0123456789ab" },
     });
-    // the expired task never ran: add ran for "add" and "countdown" only
-    expect(runs.add).toBe(2);
+    // a Python chain runs step by step on taskfleet workers: ((1 + 2) + 10) + 100
+    expect(out.chain).toEqual({ ok: 113 });
+    // the expired task never ran: add ran for "add", "countdown" and the 3 chain steps
+    expect(runs.add).toBe(5);
   });
 });
 

@@ -281,3 +281,49 @@ describe("broker restart", () => {
     expect(await (await app.sendTask("rc.t", [41])).get({ timeoutMs: 10_000 })).toBe(42);
   });
 });
+
+describe("producer and worker details", () => {
+  it("tries several broker URLs in turn (a dead one first)", async () => {
+    const dead = `amqp://guest:guest@127.0.0.1:${await freePort()}/`;
+    const queue = uniqueQueue("multi");
+    const app = createApp({
+      brokerUrl: `${dead};${inject("amqpUrl")}`,
+      resultBackend: inject("redisUrl"),
+      defaultQueue: queue,
+      logger: createLogger("silent"),
+    });
+    app.task("m.t", () => "via the second URL");
+    const w = await startWorker(app);
+    try {
+      expect(await (await app.sendTask("m.t")).get({ timeoutMs: 10_000 })).toBe(
+        "via the second URL",
+      );
+    } finally {
+      await w.stop();
+      await app.close();
+      await deleteQueues(queue);
+    }
+  });
+
+  it("applies a per-worker rate limit (rateLimit '5/s' starts tasks at least 200 ms apart)", async () => {
+    const queue = uniqueQueue("rate");
+    const app = testApp(queue);
+    const starts: number[] = [];
+    app.task("r.t", () => void starts.push(Date.now()), { rateLimit: "5/s" });
+    const w = await startWorker(app, { concurrency: 4 });
+    try {
+      const rs = await app.sendTasks(Array.from({ length: 5 }, () => ({ name: "r.t" })));
+      for (const r of rs) await r.get({ timeoutMs: 10_000 });
+      starts.sort((a, b) => a - b);
+      for (let i = 1; i < starts.length; i++)
+        expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(190);
+    } finally {
+      await w.stop();
+      await app.close();
+      await deleteQueues(queue);
+    }
+    expect(() => app.task("r.bad", () => 1, { rateLimit: "fast" })).toThrow(
+      'task "r.bad" rateLimit: "fast" is not a rate; use "<n>/s", "<n>/m" or "<n>/h" (e.g. "100/m")',
+    );
+  });
+});

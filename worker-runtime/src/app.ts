@@ -105,6 +105,10 @@ export interface SendOptions {
   ignoreResult?: boolean;
   parentId?: string;
   rootId?: string;
+  /** Celery canvas: the rest of a chain (a reversed stack of signature dicts). */
+  chain?: unknown[] | null;
+  /** Celery canvas: signatures to call with this task's result (`link`). */
+  callbacks?: unknown[] | null;
 }
 
 export interface AppOptions {
@@ -388,6 +392,8 @@ export class App {
       ignoreResult: options.ignoreResult ?? task?.options.ignoreResult ?? false,
       parentId: options.parentId ?? null,
       rootId: options.rootId ?? null,
+      chain: options.chain ?? null,
+      callbacks: options.callbacks ?? null,
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
       ...(options.headers ? { headers: options.headers } : {}),
       jsonMode: this.jsonMode,

@@ -69,6 +69,19 @@ export interface WorkerOptions {
   logger?: Logger;
 }
 
+/** A Celery signature dict (`celery/canvas.py`). */
+interface Signature {
+  task: string;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  options?: Record<string, unknown>;
+  immutable?: boolean;
+}
+
+function isSignature(v: unknown): v is Signature {
+  return typeof v === "object" && v !== null && typeof (v as { task?: unknown }).task === "string";
+}
+
 interface Job {
   msg: ConsumeMessage;
   tracker: AckTracker;
@@ -648,6 +661,7 @@ export class Worker {
     if (outcome.ok) {
       if (store)
         await this.app.backend().store({ ...base, status: "SUCCESS", result: outcome.value });
+      if (req.chain?.length || req.callbacks?.length) await this.followUps(req, outcome.value);
       if (acksLate) tracker.ack(tag);
       this.metrics.succeeded++;
       this.events?.send("task-succeeded", {
@@ -718,6 +732,34 @@ export class Worker {
       task: req.task,
       error: `${info.exc_type}: ${info.exc_message.map(String).join(", ")}`,
     });
+  }
+
+  /**
+   * Celery canvas after a success: each `link` callback and the next step of a chain are sent
+   * with the result prepended to their args (unless immutable), confirmed before the ack.
+   */
+  private async followUps(req: TaskRequest, value: unknown): Promise<void> {
+    const sigs: { sig: Signature; chain: unknown[] | null }[] = [];
+    for (const cb of req.callbacks ?? []) if (isSignature(cb)) sigs.push({ sig: cb, chain: null });
+    if (req.chain && req.chain.length > 0) {
+      const rest = [...req.chain];
+      const next = rest.pop();
+      if (isSignature(next)) sigs.push({ sig: next, chain: rest.length ? rest : null });
+    }
+    for (const { sig, chain } of sigs) {
+      const o = sig.options ?? {};
+      const args = sig.immutable ? [...(sig.args ?? [])] : [value, ...(sig.args ?? [])];
+      await this.app.sendTask(sig.task, args, sig.kwargs ?? {}, {
+        ...(typeof o.task_id === "string" ? { taskId: o.task_id } : {}),
+        ...(typeof o.queue === "string" ? { queue: o.queue } : {}),
+        ...(typeof o.routing_key === "string" ? { routingKey: o.routing_key } : {}),
+        ...(typeof o.priority === "number" ? { priority: o.priority } : {}),
+        parentId: req.id,
+        rootId: req.rootId ?? req.id,
+        chain,
+        callbacks: Array.isArray(o.link) ? (o.link as unknown[]) : null,
+      });
+    }
   }
 
   private waitIdle(timeoutMs: number): Promise<boolean> {
