@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { fillUpstreamUris, placeholderUri } from "../federation/upstreams.js";
 import { createObject } from "../k8s/place.js";
-import { brokerNames, brokerObjects, type BrokerStorage } from "./brokerManifests.js";
+import { brokerNames, brokerK8sObjects, type BrokerStorage } from "./brokerManifests.js";
 import { renderBrokerFiles } from "./brokerFiles.js";
 import { BROKER_ROLES, resolveBrokerSpec, type BrokerRole, type BrokerSpec } from "./brokerSpec.js";
 
@@ -42,6 +42,11 @@ export interface BrokerClusterArgs {
   readonly terminationGracePeriodSeconds?: number;
   /** Run on the tainted broker node pool. @default false */
   readonly selectNodePool?: boolean;
+  /**
+   * Use an existing StorageClass (a cluster not on EKS) instead of creating the EBS gp3/io2 one.
+   * @default - a class is created from volumeType, iops and throughputMiBps
+   */
+  readonly storageClassName?: string;
   /** Address blocks allowed to reach AMQP through the internal NLB (this VPC, peer VPCs). @default ["10.0.0.0/8"] */
   readonly clientCidrs?: readonly string[];
 }
@@ -216,7 +221,7 @@ export class BrokerCluster extends pulumi.ComponentResource {
     );
 
     // The objects are pure data except the checksum, which only annotates the pod template.
-    const objs = brokerObjects({
+    const objs = brokerK8sObjects({
       instance: name,
       namespace,
       image,
@@ -231,8 +236,10 @@ export class BrokerCluster extends pulumi.ComponentResource {
       selectNodePool: args.selectNodePool ?? d.selectNodePool,
       clientCidrs: args.clientCidrs ?? d.clientCidrs,
       configChecksum: "__checksum__",
+      storageClassName: args.storageClassName,
     });
-    const sc = createObject(`${name}`, objs.storageClass, parent);
+    const sc =
+      args.storageClassName === undefined ? [createObject(name, objs.storageClass, parent)] : [];
     const sa = createObject(name, objs.serviceAccount, parent);
     const role = createObject(name, objs.role, parent);
     createObject(name, objs.roleBinding, { parent: this, dependsOn: [sa, role] });
@@ -256,7 +263,7 @@ export class BrokerCluster extends pulumi.ComponentResource {
     };
     createObject(name, statefulSet, {
       parent: this,
-      dependsOn: [sc, sa, config, definitions, cookieSecret],
+      dependsOn: [...sc, sa, config, definitions, cookieSecret],
     });
     createObject(name, objs.podDisruptionBudget, parent);
     createObject(name, objs.networkPolicy, parent);

@@ -59,6 +59,8 @@ export interface BrokerManifestArgs {
   readonly clientCidrs: readonly string[];
   /** Checksum of the generated files; a change rolls the StatefulSet. */
   readonly configChecksum: string;
+  /** Use this existing StorageClass instead of the generated EBS one. @default - the generated class */
+  readonly storageClassName?: string;
 }
 
 export interface BrokerNames {
@@ -141,7 +143,7 @@ export function storageClass(names: BrokerNames, s: BrokerStorage): K8sObject {
   };
 }
 
-export interface BrokerObjects {
+export interface BrokerK8sObjects {
   readonly storageClass: K8sObject;
   readonly serviceAccount: K8sObject;
   readonly role: K8sObject;
@@ -153,7 +155,7 @@ export interface BrokerObjects {
   readonly networkPolicy: K8sObject;
 }
 
-export function brokerObjects(a: BrokerManifestArgs): BrokerObjects {
+export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
   const names = brokerNames(a.instance, a.storage.volumeType);
   const appName = "rabbitmq";
   const lbl = labels(appName, "broker", names.statefulSet);
@@ -387,7 +389,7 @@ export function brokerObjects(a: BrokerManifestArgs): BrokerObjects {
           metadata: { name: "data", labels: lbl },
           spec: {
             accessModes: ["ReadWriteOnce"],
-            storageClassName: names.storageClass,
+            storageClassName: a.storageClassName ?? names.storageClass,
             resources: { requests: { storage: `${a.storage.volumeSizeGiB}Gi` } },
           },
         },

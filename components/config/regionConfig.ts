@@ -62,6 +62,11 @@ export interface NodePoolConfig {
   readonly volumeSizeGiB: number;
 }
 
+export interface BrokerPoolConfig {
+  readonly instanceTypes: readonly string[];
+  readonly volumeSizeGiB: number;
+}
+
 export interface ClusterConfig {
   readonly mode: ClusterMode;
   /** EKS control-plane version (mode `eks`). */
@@ -73,7 +78,7 @@ export interface ClusterConfig {
   readonly endpointPublicAccess: boolean;
   /** Install the KEDA Helm chart (mode `eks`; an existing cluster must have KEDA already). */
   readonly installKeda: boolean;
-  readonly brokerPool: NodePoolConfig;
+  readonly brokerPool: BrokerPoolConfig;
   readonly systemPool: NodePoolConfig;
 }
 
@@ -87,6 +92,8 @@ export interface BrokerClusterConfig {
   readonly cpu: string;
   readonly memoryGiB: number;
   readonly terminationGracePeriodSeconds: number;
+  /** Use this existing StorageClass instead of creating the EBS one (clusters not on EKS). */
+  readonly storageClassName?: string;
 }
 
 export interface WorkerPoolConfig {
@@ -174,7 +181,11 @@ export interface RegionConfig {
   readonly workers: WorkersConfig;
   readonly ingress: IngressConfig;
   readonly storage: StorageConfig;
-  readonly federation: { readonly peers: readonly FederationPeer[] };
+  readonly federation: {
+    readonly peers: readonly FederationPeer[];
+    /** Address blocks (peer VPCs) allowed to reach this broker's internal NLB, besides this VPC. */
+    readonly allowedCidrs: readonly string[];
+  };
 }
 
 /** Defaults, in one place. `Pulumi.yaml` declares the same values (a test checks they match). */
@@ -417,6 +428,26 @@ function parsePool(
   return { instanceTypes, minNodes, maxNodes, desiredNodes, volumeSizeGiB };
 }
 
+/** The broker pool's size follows `taskfleet:broker.nodes` (one node per broker), so only its shape is set here. */
+function parseBrokerPool(o: Raw, path: string): BrokerPoolConfig {
+  onlyKeys(o, path, ["instanceTypes", "volumeSizeGiB"]);
+  const d = DEFAULTS.cluster.brokerPool;
+  const instanceTypes = stringArray(o.instanceTypes, `${path}.instanceTypes`, d.instanceTypes);
+  if (instanceTypes.length === 0)
+    throw new ConfigError(
+      `${path}.instanceTypes: [] is empty; list at least one EC2 instance type`,
+    );
+  return {
+    instanceTypes,
+    volumeSizeGiB: integer(
+      o.volumeSizeGiB,
+      `${path}.volumeSizeGiB`,
+      { min: 20, max: 16384 },
+      d.volumeSizeGiB,
+    ),
+  };
+}
+
 function parseCluster(o: Raw): ClusterConfig {
   const p = K("cluster");
   onlyKeys(o, p, [
@@ -463,12 +494,7 @@ function parseCluster(o: Raw): ClusterConfig {
       DEFAULTS.cluster.endpointPublicAccess,
     ),
     installKeda: boolean(o.installKeda, `${p}.installKeda`, DEFAULTS.cluster.installKeda),
-    // The broker pool's size follows the broker node count (set by the Region), hence 0 here.
-    brokerPool: parsePool(object(o.brokerPool, `${p}.brokerPool`), `${p}.brokerPool`, {
-      ...DEFAULTS.cluster.brokerPool,
-      minNodes: 0,
-      maxNodes: 7,
-    }),
+    brokerPool: parseBrokerPool(object(o.brokerPool, `${p}.brokerPool`), `${p}.brokerPool`),
     systemPool: parsePool(
       object(o.systemPool, `${p}.systemPool`),
       `${p}.systemPool`,
@@ -489,6 +515,7 @@ function parseBrokerCluster(o: Raw): BrokerClusterConfig {
     "cpu",
     "memoryGiB",
     "terminationGracePeriodSeconds",
+    "storageClassName",
   ]);
   const volumeType = oneOf(o.volumeType, `${p}.volumeType`, ["gp3", "io2"], d.volumeType);
   const volumeSizeGiB = integer(
@@ -540,6 +567,7 @@ function parseBrokerCluster(o: Raw): BrokerClusterConfig {
       { min: 60, max: 604800 },
       d.terminationGracePeriodSeconds,
     ),
+    storageClassName: optionalString(o.storageClassName, `${p}.storageClassName`),
   };
 }
 
@@ -848,9 +876,9 @@ function parseStorage(o: Raw, region: string): StorageConfig {
   };
 }
 
-function parseFederation(o: Raw, region: string): { peers: FederationPeer[] } {
+function parseFederation(o: Raw, region: string): RegionConfig["federation"] {
   const p = K("federation");
-  onlyKeys(o, p, ["peers"]);
+  onlyKeys(o, p, ["peers", "allowedCidrs"]);
   const peers = array(o.peers, `${p}.peers`).map((item, i) => {
     const ip = `${p}.peers[${i}]`;
     const peer = object(item, ip);
@@ -880,5 +908,24 @@ function parseFederation(o: Raw, region: string): { peers: FederationPeer[] } {
         `${p}.peers[${i}].region: ${show(r)} is listed twice; list each peer region once`,
       );
   });
-  return { peers };
+  const allowedCidrs = stringArray(o.allowedCidrs, `${p}.allowedCidrs`).map((c, i) => {
+    if (c === "0.0.0.0/0") {
+      throw new ConfigError(
+        `${p}.allowedCidrs[${i}]: "0.0.0.0/0" opens the broker to everyone; list the peer VPC blocks instead`,
+      );
+    }
+    const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(c);
+    if (
+      m === null ||
+      m.slice(1, 5).some((x) => Number(x) > 255) ||
+      Number(m[5]) < 8 ||
+      Number(m[5]) > 32
+    ) {
+      throw new ConfigError(
+        `${p}.allowedCidrs[${i}]: ${show(c)} is not an IPv4 CIDR; use a block like "10.1.0.0/16"`,
+      );
+    }
+    return c;
+  });
+  return { peers, allowedCidrs };
 }

@@ -23,8 +23,13 @@ function cidrRange(cidr: string): [number, number] {
   return [start, start + size - 1];
 }
 
+/** Stack references are matched on their last segment, so the organization may differ per backend. */
+function shortName(fullName: string): string {
+  return fullName.split("/").pop() ?? fullName;
+}
+
 export function validateStacks(stacks: readonly NamedStack[]): void {
-  const byName = new Map(stacks.map((s) => [s.fullName, s]));
+  const byName = new Map(stacks.map((s) => [shortName(s.fullName), s]));
   const primaries = stacks.filter((s) => s.config.storage.redis.globalDatastore.role === "primary");
   const secondaries = stacks.filter(
     (s) => s.config.storage.redis.globalDatastore.role === "secondary",
@@ -41,7 +46,7 @@ export function validateStacks(stacks: readonly NamedStack[]): void {
   }
   for (const s of secondaries) {
     const gd = s.config.storage.redis.globalDatastore;
-    const primary = byName.get(gd.primaryStack ?? "");
+    const primary = byName.get(shortName(gd.primaryStack ?? ""));
     if (primary === undefined || primary.config.storage.redis.globalDatastore.role !== "primary") {
       throw new ConfigError(
         `${GD}.primaryStack: ${show(gd.primaryStack)} in ${s.fullName} is not a stack with role "primary"; use ${primaries.length === 1 ? show(primaries[0]!.fullName) : "the primary's stack name"}`,
@@ -65,7 +70,7 @@ export function validateStacks(stacks: readonly NamedStack[]): void {
   }
   for (const s of stacks) {
     s.config.federation.peers.forEach((peer, i) => {
-      const other = byName.get(peer.stack);
+      const other = byName.get(shortName(peer.stack));
       if (other === undefined) return; // a peer outside this folder (another deployment) is allowed
       if (other.config.region !== peer.region) {
         throw new ConfigError(

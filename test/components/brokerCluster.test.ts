@@ -40,14 +40,14 @@ describe("broker manifests (pure)", () => {
     ]);
   });
   it("provisions io2 volumes with the configured IOPS, encrypted (S18)", () => {
-    expect(brokerObjects(MANIFEST_ARGS).storageClass).toMatchObject({
+    expect(brokerK8sObjects(MANIFEST_ARGS).storageClass).toMatchObject({
       provisioner: "ebs.csi.aws.com",
       parameters: { type: "io2", iops: "20000", encrypted: "true" },
       volumeBindingMode: "WaitForFirstConsumer",
     });
   });
   it("spreads nodes over zones and hosts, on the broker pool", () => {
-    const sts = brokerObjects(MANIFEST_ARGS).statefulSet;
+    const sts = brokerK8sObjects(MANIFEST_ARGS).statefulSet;
     expect(at(sts, "spec.template.spec.topologySpreadConstraints.0")).toMatchObject({
       topologyKey: "topology.kubernetes.io/zone",
       whenUnsatisfiable: "DoNotSchedule",
@@ -65,7 +65,7 @@ describe("broker manifests (pure)", () => {
     });
   });
   it("renders objects the Kubernetes schemas accept", async () => {
-    for (const o of Object.values(brokerObjects(MANIFEST_ARGS))) await validateK8s(o);
+    for (const o of Object.values(brokerK8sObjects(MANIFEST_ARGS))) await validateK8s(o);
   });
 });
 

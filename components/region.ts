@@ -1,0 +1,268 @@
+import * as pulumi from "@pulumi/pulumi";
+import { BrokerCluster } from "./broker/brokerCluster.js";
+import { ComputeCluster } from "./compute/computeCluster.js";
+import { POOL_LABEL } from "./compute/nodePools.js";
+import type { RegionConfig } from "./config/regionConfig.js";
+import { Federation } from "./federation/federation.js";
+import { federationUris, PEER_OUTPUTS } from "./federation/upstreams.js";
+import { Ingress } from "./ingress/ingress.js";
+import { namespace as namespaceObject, type K8sObject } from "./k8s/objects.js";
+import { createObject } from "./k8s/place.js";
+import { Monitoring } from "./monitoring/monitoring.js";
+import { Network } from "./network/network.js";
+import { planRegion, type RegionPlan } from "./regionPlan.js";
+import { Storage } from "./storage/storage.js";
+import { PRIMARY_OUTPUTS } from "./storage/storagePlan.js";
+import { WorkerTier } from "./workers/workerTier.js";
+
+/** Arguments of {@link Region}. */
+export interface RegionArgs {
+  /** The stack's parsed, validated config (`parseRegionConfig`). @default - required */
+  readonly config: RegionConfig;
+  /** The raw `taskfleet:broker` value (validated here by `resolveBrokerSpec`). @default {} */
+  readonly broker?: unknown;
+  /** Kubernetes namespace of the task system. @default "taskfleet" */
+  readonly namespace?: string;
+  /** Tags added to every AWS resource. @default { "taskfleet:region": <region> } */
+  readonly tags?: Record<string, string>;
+}
+
+export const REGION_DEFAULTS = Object.freeze({
+  namespace: "taskfleet",
+  monitoringStorageClass: "taskfleet-gp3",
+});
+
+/** General-purpose SSD class for Prometheus and other volumes (gp3, encrypted). */
+function gp3Class(name: string): K8sObject {
+  return {
+    apiVersion: "storage.k8s.io/v1",
+    kind: "StorageClass",
+    metadata: { name, labels: { "app.kubernetes.io/part-of": "taskfleet" } },
+    provisioner: "ebs.csi.aws.com",
+    parameters: { type: "gp3", encrypted: "true", "csi.storage.k8s.io/fstype": "ext4" },
+    reclaimPolicy: "Delete",
+    volumeBindingMode: "WaitForFirstConsumer",
+    allowVolumeExpansion: true,
+  };
+}
+
+/**
+ * One region of taskfleet (one stack): network, Kubernetes cluster, broker and its federation
+ * with the other regions, worker pools, task API with latency routing, storage (result backend in
+ * a Global Datastore, event store, archive) and monitoring. Validates the whole region's config
+ * before creating anything. Pass the region's AWS provider through `opts.providers`.
+ *
+ * Publishes for its peers (stack outputs, see PEER_OUTPUTS / PRIMARY_OUTPUTS) this region's broker
+ * URIs and federation password, and, in the primary region, the Global Datastore id and AUTH token.
+ */
+export class Region extends pulumi.ComponentResource {
+  public static readonly TOKEN = "taskfleet:region:Region";
+  public readonly plan: RegionPlan;
+  /** Stack outputs, by name (secrets stay secret). */
+  public readonly outputs: Record<string, pulumi.Output<unknown>>;
+
+  constructor(name: string, args: RegionArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super(Region.TOKEN, name, {}, opts);
+    const cfg = args.config;
+    // Everything that can be wrong with the stack's config fails here, before any child.
+    this.plan = planRegion(cfg, args.broker);
+    const plan = this.plan;
+    const ns = args.namespace ?? REGION_DEFAULTS.namespace;
+    const tags = {
+      "taskfleet:region": cfg.region,
+      "taskfleet:environment": cfg.environment,
+      ...(args.tags ?? {}),
+    };
+    const parent = { parent: this };
+
+    const network = new Network(
+      `${name}-network`,
+      {
+        cidr: cfg.network.cidr,
+        availabilityZones: cfg.network.availabilityZones,
+        existingVpcId: cfg.network.existingVpcId,
+        existingPrivateSubnetIds: cfg.network.existingPrivateSubnetIds,
+        existingPublicSubnetIds: cfg.network.existingPublicSubnetIds,
+        tags,
+      },
+      parent,
+    );
+
+    const eks = cfg.cluster.mode === "eks";
+    const compute = new ComputeCluster(
+      `${name}-compute`,
+      {
+        mode: cfg.cluster.mode,
+        region: cfg.region,
+        subnetIds: eks ? network.privateSubnetIds : undefined,
+        kubernetesVersion: cfg.cluster.kubernetesVersion,
+        endpointPublicAccess: cfg.cluster.endpointPublicAccess,
+        systemPool: cfg.cluster.systemPool,
+        brokerPool: {
+          instanceTypes: cfg.cluster.brokerPool.instanceTypes,
+          minNodes: plan.brokerSpec.nodes,
+          maxNodes: plan.brokerSpec.nodes + 1,
+          desiredNodes: plan.brokerSpec.nodes,
+          volumeSizeGiB: cfg.cluster.brokerPool.volumeSizeGiB,
+        },
+        workerPools: cfg.workers.pools.map((p) => ({
+          name: p.name,
+          instanceTypes: p.instanceTypes,
+          minNodes: p.minNodes,
+          maxNodes: p.maxNodes,
+          volumeSizeGiB: 50,
+        })),
+        kubeconfig: cfg.cluster.kubeconfig,
+        context: cfg.cluster.context,
+        installKeda: cfg.cluster.installKeda,
+        tags,
+      },
+      parent,
+    );
+    // Kubernetes objects take the cluster's provider; components hand it to their children.
+    const k8sOpts = { parent: this, provider: compute.provider };
+    const namespace = createObject(`${name}-taskfleet`, namespaceObject(ns), k8sOpts);
+    const inNamespace = {
+      parent: this,
+      providers: { kubernetes: compute.provider },
+      dependsOn: [namespace],
+    };
+    const monitoringClass = eks
+      ? [createObject(`${name}-gp3`, gp3Class(REGION_DEFAULTS.monitoringStorageClass), k8sOpts)]
+      : [];
+
+    const storage = new Storage(
+      `${name}-storage`,
+      {
+        vpcId: network.vpcId,
+        vpcCidr: network.cidr,
+        privateSubnetIds: network.privateSubnetIds,
+        redisNodeType: cfg.storage.redis.nodeType,
+        redisEngineVersion: cfg.storage.redis.engineVersion,
+        redisShards: cfg.storage.redis.shards,
+        redisReplicasPerShard: cfg.storage.redis.replicasPerShard,
+        globalDatastoreRole: cfg.storage.redis.globalDatastore.role,
+        primaryStack: cfg.storage.redis.globalDatastore.primaryStack,
+        secondaryRegions: cfg.storage.redis.globalDatastore.secondaryRegions,
+        openSearchEngineVersion: cfg.storage.opensearch.engineVersion,
+        openSearchInstanceType: cfg.storage.opensearch.instanceType,
+        openSearchInstanceCount: cfg.storage.opensearch.instanceCount,
+        openSearchVolumeSizeGiB: cfg.storage.opensearch.volumeSizeGiB,
+        archiveGlacierAfterDays: cfg.storage.archive.glacierAfterDays,
+        archiveExpireAfterDays: cfg.storage.archive.expireAfterDays,
+        tags,
+      },
+      parent,
+    );
+
+    const federation = new Federation(
+      `${name}-federation`,
+      { region: cfg.region, peers: cfg.federation.peers },
+      parent,
+    );
+
+    const bc = cfg.brokerCluster;
+    const broker = new BrokerCluster(
+      `${name}-broker`,
+      {
+        region: cfg.region,
+        spec: args.broker,
+        upstreamUris: federation.upstreamUris,
+        upstreamPasswords: federation.upstreamPasswords,
+        namespace: ns,
+        image: bc.image,
+        volumeType: bc.volumeType,
+        volumeSizeGiB: bc.volumeSizeGiB,
+        iops: bc.iops,
+        throughputMiBps: bc.volumeType === "gp3" ? bc.throughputMiBps : undefined,
+        cpu: bc.cpu,
+        memoryGiB: bc.memoryGiB,
+        terminationGracePeriodSeconds: bc.terminationGracePeriodSeconds,
+        storageClassName: bc.storageClassName,
+        selectNodePool: compute.managedNodePools,
+        clientCidrs: plan.brokerClientCidrs,
+      },
+      inNamespace,
+    );
+
+    const workers = new WorkerTier(
+      `${name}-workers`,
+      {
+        namespace: ns,
+        image: cfg.workers.image,
+        app: cfg.workers.app,
+        healthPort: cfg.workers.healthPort,
+        pools: plan.workerPools,
+        brokerUrl: broker.urls.apply((u) => u.workers),
+        resultBackendUrl: storage.resultBackendUrl,
+        selectNodePools: compute.managedNodePools,
+      },
+      inNamespace,
+    );
+
+    const ingress = new Ingress(
+      `${name}-ingress`,
+      {
+        region: cfg.region,
+        namespace: ns,
+        image: cfg.workers.image,
+        replicas: cfg.ingress.replicas,
+        port: cfg.ingress.port,
+        cpu: cfg.ingress.cpu,
+        memoryMiB: cfg.ingress.memoryMiB,
+        brokerUrl: broker.urls.apply((u) => u.producers),
+        resultBackendUrl: storage.resultBackendUrl,
+        hostname: cfg.ingress.hostname,
+        hostedZoneId: cfg.ingress.hostedZoneId,
+        selectNodePool: compute.managedNodePools,
+      },
+      inNamespace,
+    );
+
+    const monitoring = new Monitoring(
+      `${name}-monitoring`,
+      {
+        namespace: ns,
+        region: cfg.region,
+        expectedBrokerNodes: plan.brokerSpec.nodes,
+        brokers: { namespace: ns },
+        workers: { namespace: ns, port: cfg.workers.healthPort },
+        api: { namespace: ns, port: cfg.ingress.port },
+        redis: {
+          address: pulumi.interpolate`${storage.resultBackendHost}:6379`,
+          authToken: storage.resultBackendAuthToken,
+          tls: true,
+        },
+        storageClassName: eks
+          ? REGION_DEFAULTS.monitoringStorageClass
+          : (bc.storageClassName ?? "gp3"),
+        nodeSelector: compute.managedNodePools ? { [POOL_LABEL]: "system" } : {},
+      },
+      { ...inNamespace, dependsOn: [namespace, ...monitoringClass] },
+    );
+
+    const tls = plan.brokerSpec.tls.enabled;
+    this.outputs = {
+      region: pulumi.output(cfg.region),
+      vpcId: network.vpcId,
+      vpcCidr: network.cidr,
+      clusterName: compute.clusterName,
+      kubeconfig: compute.kubeconfig,
+      [PEER_OUTPUTS.endpoint]: broker.endpoint,
+      [PEER_OUTPUTS.uris]: broker.endpoint.apply((host) => federationUris(host, tls)),
+      [PEER_OUTPUTS.password]: pulumi.secret(broker.passwords.apply((p) => p.federation)),
+      brokerPasswords: broker.passwords,
+      workerDeployments: workers.deployments,
+      apiLoadBalancer: ingress.loadBalancerHostname,
+      apiUrl: ingress.url,
+      resultBackendHost: storage.resultBackendHost,
+      [PRIMARY_OUTPUTS.globalDatastoreId]: storage.globalDatastoreId,
+      [PRIMARY_OUTPUTS.authToken]: storage.resultBackendAuthToken,
+      openSearchEndpoint: storage.openSearchEndpoint,
+      archiveBucket: storage.archiveBucket,
+      prometheusUrl: monitoring.prometheusUrl,
+      grafanaUrl: monitoring.grafanaUrl,
+    };
+    this.registerOutputs(this.outputs);
+  }
+}
