@@ -28,7 +28,7 @@ const tmp = tempDir("taskfleet-local-test-");
 afterAll(() => tmp.cleanup());
 
 /** The stack the tests run: the repository's dev stack. */
-const STACK = process.env.TF_TEST_STACK ?? "dev";
+const STACK = "dev";
 
 function runLocal(
   args: string[],
