@@ -367,7 +367,8 @@ export function renderDefinitions(
  *
  * RabbitMQ 3.10 does not restart the links of federated quorum queues when the downstream node
  * restarts (seen in scenario 5 of the broker suite): the policy is there, the links are not.
- * A policy change starts them. These commands first shadow each federation policy with a
+ * A policy change starts them. (Federated exchanges recover with their exchange and are left
+ * alone.) These commands first shadow each federation policy with a
  * higher-priority copy without the federation key (so limits, TTL and dead-lettering stay
  * in force throughout), then remove the copy, which re-applies the federation policy and
  * starts its links. Run them on a node once it has booted (e.g. a post-start hook). Empty when
@@ -389,7 +390,7 @@ export function federationRelinkCommands(spec: BrokerSpec): string[][] {
   );
   const cmds: string[][] = [];
   for (const p of defs.policies) {
-    if (!("federation-upstream-set" in p.definition)) continue;
+    if (p["apply-to"] !== "queues" || !("federation-upstream-set" in p.definition)) continue;
     const { "federation-upstream-set": _omit, ...rest } = p.definition;
     void _omit;
     const shadow = `${p.name}-relink`;
