@@ -21,6 +21,8 @@ export interface AmqpConnectionOptions {
    * @default 3
    */
   initialRounds?: number;
+  /** How long callers of connect() wait for the reconnect loop after a loss. @default 30000 */
+  recoveryWaitMs?: number;
   /** Connection name shown in the management UI. */
   name?: string;
   logger?: Logger;
@@ -73,6 +75,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   private closing = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private connectingPromise: Promise<ChannelModel> | null = null;
+  private recovering = false;
 
   constructor(opts: AmqpConnectionOptions) {
     super();
@@ -119,6 +122,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
 
   private attach(m: ChannelModel): void {
     this.model = m;
+    this.recovering = false;
     m.on("error", (err: Error) => this.log.warn("broker connection error", { err }));
     m.on("blocked", (reason: string) => this.log.warn("broker blocked the connection", { reason }));
     m.on("close", (err?: Error) => {
@@ -129,6 +133,7 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
       this.log.warn("broker connection lost; reconnecting", { err: e, url: this.currentUrl });
       this.emit("disconnected", e);
       this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+      this.recovering = true;
       this.scheduleReconnect(1);
     });
     this.log.info("connected to broker", { url: this.currentUrl });
@@ -164,6 +169,8 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
   async connect(): Promise<ChannelModel> {
     if (this.model) return this.model;
     if (this.closing) throw new Error("connection is closed");
+    // After a loss the reconnect loop owns connecting: wait for it rather than race it.
+    if (this.recovering) return this.waitConnected(this.opts.recoveryWaitMs ?? 30_000);
     this.connectingPromise ??= (async () => {
       const rounds = this.opts.initialRounds ?? 3;
       let last: Error | null = null;
@@ -206,7 +213,11 @@ export class AmqpConnection extends EventEmitter<AmqpConnectionEvents> {
     return new Promise<ChannelModel>((resolve, reject) => {
       const t = setTimeout(() => {
         this.off("connected", on);
-        reject(new Error(`broker not reachable within ${timeoutMs} ms`));
+        reject(
+          new Error(
+            `broker not reachable within ${timeoutMs} ms (reconnecting to ${this.currentUrl})`,
+          ),
+        );
       }, timeoutMs);
       const on = (m: ChannelModel): void => {
         clearTimeout(t);

@@ -638,7 +638,8 @@ export class Worker {
         id: req.id,
         err: err as Error,
       });
-      if (acksLate) tracker.nack(tag, true);
+      // Requeue after a pause, so a backend outage does not become a tight redelivery loop.
+      if (acksLate) setTimeout(() => tracker.nack(tag, true), 1000).unref();
     } finally {
       this.runningJobs.delete(entry);
       this.running--;
