@@ -1,14 +1,12 @@
 /**
- * The task API's broker and backend: publishes Celery protocol v2 messages (the runtime's own
- * encoder) on a confirm channel with `mandatory` set, and reads results from the runtime's Redis
+ * The task API's broker and backend, through the runtime's own producer: `app.sendTask` publishes
+ * a Celery protocol v2 message on a confirm channel with `mandatory` set (connection recovery,
+ * heartbeats and the confirm window come with it), and results are read from the runtime's Redis
  * result backend. A publish resolves only on the broker's ack; a nack (queue full with
- * `reject-publish`), a `basic.return` (unroutable) or a lost connection rejects with
+ * `reject-publish`), a return (unroutable), a lost connection or no confirm in time rejects with
  * `TaskNotStoredError`, which the server turns into a 503.
  */
-import { randomUUID } from "node:crypto";
-import { connect, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from "amqplib";
-import { ResultBackend } from "../backend/resultBackend.js";
-import { encodeTaskV2 } from "../protocol/message.js";
+import { createApp, PublishRejectedError, type App } from "../app.js";
 import type { ResultMeta } from "../protocol/result.js";
 import { TaskNotStoredError, type TaskGateway, type TaskStatus } from "./server.js";
 import type { TaskSubmission } from "./validate.js";
@@ -22,202 +20,102 @@ export interface GatewayOptions {
   confirmTimeoutMs?: number;
 }
 
-interface Pending {
-  returned: boolean;
-}
-
-/** Hides the password of an AMQP URL for messages. */
-function redactAmqp(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 export class BrokerGateway implements TaskGateway {
-  private readonly urls: string[];
-  private readonly backend: ResultBackend;
-  private conn: ChannelModel | null = null;
-  private ch: ConfirmChannel | null = null;
-  private opening: Promise<ConfirmChannel> | null = null;
-  private readonly pending = new Map<string, Pending>();
-  private urlIndex = 0;
+  private readonly app: App;
+  private readonly opts: GatewayOptions;
   private closed = false;
-  private readonly origin: string;
 
-  constructor(private readonly opts: GatewayOptions) {
-    this.urls = opts.brokerUrl
-      .split(",")
-      .map((u) => u.trim())
-      .filter((u) => u !== "");
-    this.backend = new ResultBackend({ url: opts.backendUrl });
-    this.origin = `api@${opts.region}`;
-  }
-
-  /** Opens the broker channel and the backend connection (fails if either is unreachable). */
-  async connect(): Promise<void> {
-    await this.channel();
-    await this.backend.getMeta("readiness-probe");
-  }
-
-  private channel(): Promise<ConfirmChannel> {
-    if (this.ch) return Promise.resolve(this.ch);
-    if (this.closed) return Promise.reject(new Error("the gateway is closed"));
-    this.opening ??= this.open().finally(() => {
-      this.opening = null;
+  constructor(opts: GatewayOptions) {
+    this.opts = opts;
+    this.app = createApp({
+      brokerUrl: opts.brokerUrl,
+      resultBackend: opts.backendUrl,
+      // The API publishes to exchanges the broker layer declared; it never declares queues.
+      declareQueues: "passive",
     });
-    return this.opening;
   }
 
-  private async open(): Promise<ConfirmChannel> {
-    const errors: string[] = [];
-    for (let n = 0; n < this.urls.length; n++) {
-      const url = this.urls[(this.urlIndex + n) % this.urls.length]!;
-      try {
-        const conn = await connect(url, { clientProperties: { connection_name: this.origin } });
-        const ch = await conn.createConfirmChannel();
-        const drop = (): void => {
-          if (this.conn === conn) {
-            this.conn = null;
-            this.ch = null;
-          }
-        };
-        conn.on("close", drop);
-        conn.on("error", drop);
-        ch.on("close", () => {
-          if (this.ch === ch) this.ch = null;
-          void conn.close().catch(() => undefined);
-        });
-        ch.on("error", () => undefined);
-        ch.on("return", (msg: ConsumeMessage) => {
-          const id = msg.properties.correlationId as string | undefined;
-          const p = id ? this.pending.get(id) : undefined;
-          if (p) p.returned = true;
-        });
-        this.urlIndex = (this.urlIndex + n) % this.urls.length;
-        this.conn = conn;
-        this.ch = ch;
-        return ch;
-      } catch (err) {
-        errors.push(`${redactAmqp(url)}: ${(err as Error).message}`);
-      }
-    }
-    throw new Error(`no broker reachable (${errors.join("; ")})`);
+  /** Opens the broker connection and the backend (fails if either is unreachable). */
+  async connect(): Promise<void> {
+    await this.app.connection().connect();
+    await this.app.backend().getMeta("readiness-probe");
   }
 
   async publish(task: TaskSubmission): Promise<string> {
-    let ch: ConfirmChannel;
+    if (this.closed) throw new TaskNotStoredError("unavailable", "the API is shutting down");
+    const timeoutMs = this.opts.confirmTimeoutMs ?? 10_000;
     try {
-      ch = await this.channel();
+      const r = await withTimeout(
+        this.app.sendTask(
+          task.name,
+          [...task.args],
+          { ...task.kwargs },
+          {
+            exchange: task.exchange,
+            routingKey: task.routingKey,
+            ...(task.countdownSeconds ? { countdown: task.countdownSeconds } : {}),
+            ...(task.expires ? { expires: task.expires } : {}),
+            headers: { taskfleet_region: this.opts.region },
+          },
+        ),
+        timeoutMs,
+        () =>
+          new TaskNotStoredError(
+            "unavailable",
+            `the broker did not confirm the task within ${timeoutMs} ms; it may not be stored, send it again`,
+          ),
+      );
+      return r.id;
     } catch (err) {
+      if (err instanceof TaskNotStoredError) throw err;
+      if (err instanceof PublishRejectedError) {
+        if (err.reason === "returned") {
+          throw new TaskNotStoredError(
+            "returned",
+            `no queue is bound for exchange "${task.exchange}" with routing key "${task.routingKey}"; the task was not stored`,
+            { cause: err },
+          );
+        }
+        throw new TaskNotStoredError(
+          "nack",
+          `the broker refused the task (queue ${task.queue} is full or unavailable); retry later`,
+          { cause: err },
+        );
+      }
       throw new TaskNotStoredError("unavailable", `broker unavailable: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    const id = randomUUID();
-    const now = Date.now();
-    const msg = encodeTaskV2({
-      id,
-      task: task.name,
-      args: [...task.args],
-      kwargs: { ...task.kwargs },
-      eta: task.countdownSeconds ? new Date(now + task.countdownSeconds * 1000) : null,
-      expires: task.expires ?? null,
-      origin: this.origin,
-      headers: { taskfleet_region: this.opts.region },
-    });
-    const entry: Pending = { returned: false };
-    this.pending.set(id, entry);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () =>
-            reject(
-              new TaskNotStoredError(
-                "unavailable",
-                "the broker did not confirm the publish in time",
-              ),
-            ),
-          this.opts.confirmTimeoutMs ?? 10_000,
-        );
-        const onClose = (): void => {
-          clearTimeout(timer);
-          reject(
-            new TaskNotStoredError(
-              "unavailable",
-              "the broker channel closed before confirming the publish",
-            ),
-          );
-        };
-        ch.once("close", onClose);
-        try {
-          ch.publish(
-            task.exchange,
-            task.routingKey,
-            msg.body,
-            {
-              mandatory: true,
-              persistent: true,
-              headers: msg.headers,
-              correlationId: msg.properties.correlationId,
-              replyTo: msg.properties.replyTo || undefined,
-              contentType: msg.properties.contentType,
-              contentEncoding: msg.properties.contentEncoding,
-              ...(msg.properties.priority !== undefined
-                ? { priority: msg.properties.priority }
-                : {}),
-            },
-            (err: unknown) => {
-              clearTimeout(timer);
-              ch.off("close", onClose);
-              if (err) {
-                reject(
-                  new TaskNotStoredError(
-                    "nack",
-                    `the broker refused the task (queue ${task.queue} is full or unavailable); retry later`,
-                  ),
-                );
-              } else if (entry.returned) {
-                reject(
-                  new TaskNotStoredError(
-                    "returned",
-                    `no queue is bound for exchange "${task.exchange}" with routing key "${task.routingKey}"; the task was not stored`,
-                  ),
-                );
-              } else resolve();
-            },
-          );
-        } catch (err) {
-          clearTimeout(timer);
-          ch.off("close", onClose);
-          reject(
-            new TaskNotStoredError("unavailable", `publish failed: ${(err as Error).message}`),
-          );
-        }
-      });
-    } finally {
-      this.pending.delete(id);
-    }
-    return id;
   }
 
   async status(id: string): Promise<TaskStatus> {
-    const meta = await this.backend.getMeta(id);
+    const meta = await this.app.backend().getMeta(id);
     return toStatus(id, meta);
   }
 
   async check(): Promise<{ broker: boolean; backend: boolean; detail?: string }> {
     const problems: string[] = [];
+    const probe = <T>(p: Promise<T>): Promise<T> =>
+      withTimeout(p, 2000, () => new Error("no answer in 2 s"));
     let broker = false;
     let backend = false;
     try {
-      await this.channel();
+      const conn = this.app.connection();
+      if (!conn.connected) await probe(conn.connect());
       broker = true;
     } catch (err) {
       problems.push(`broker: ${(err as Error).message}`);
     }
     try {
-      await Promise.race([
-        this.backend.getMeta("readiness-probe"),
-        new Promise((_, reject) => setTimeout(() => reject(new Error("no answer in 2 s")), 2000)),
-      ]);
+      await probe(this.app.backend().getMeta("readiness-probe"));
       backend = true;
     } catch (err) {
       problems.push(`backend: ${(err as Error).message}`);
@@ -228,10 +126,7 @@ export class BrokerGateway implements TaskGateway {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const conn = this.conn;
-    this.conn = null;
-    this.ch = null;
-    await Promise.allSettled([conn?.close(), this.backend.close()]);
+    await this.app.close();
   }
 }
 
