@@ -98,6 +98,15 @@ describe("worker flags", () => {
     expect(writes[1]).toBe('unknown command "launch"; use worker or api (taskfleet --help)\n');
   });
 
+  it("dispatches `api` to worker-runtime/src/api/command.ts run(argv)", async () => {
+    const { stdout } = await execFileP(process.execPath, [
+      "worker-runtime/bin/taskfleet.mjs",
+      "api",
+      "--help",
+    ]);
+    expect(stdout).toContain("taskfleet api");
+  });
+
   it("runs through the bin: taskfleet worker --help", async () => {
     const { stdout } = await execFileP(process.execPath, [
       "worker-runtime/bin/taskfleet.mjs",
