@@ -16,6 +16,24 @@ function benchApp(amqpUrl: string, redisUrl: string, queue: string): App {
   return app;
 }
 
+function benchWorker(
+  amqpUrl: string,
+  redisUrl: string,
+  queue: string,
+  concurrency: number,
+  prefetchMultiplier: number,
+): { app: App; worker: Worker } {
+  const app = benchApp(amqpUrl, redisUrl, queue);
+  const worker = new Worker(app, {
+    queues: [queue],
+    concurrency,
+    prefetchMultiplier,
+    logger: silent,
+    hostname: "bench@localhost",
+  });
+  return { app, worker };
+}
+
 /** Runs a taskfleet worker until it has stored `count` results; returns seconds. */
 export async function taskfleetConsume(
   amqpUrl: string,
@@ -25,14 +43,7 @@ export async function taskfleetConsume(
   concurrency: number,
   prefetchMultiplier: number,
 ): Promise<number> {
-  const app = benchApp(amqpUrl, redisUrl, queue);
-  const worker = new Worker(app, {
-    queues: [queue],
-    concurrency,
-    prefetchMultiplier,
-    logger: silent,
-    hostname: "bench@localhost",
-  });
+  const { app, worker } = benchWorker(amqpUrl, redisUrl, queue, concurrency, prefetchMultiplier);
   try {
     let t0 = 0;
     await worker.start();
@@ -91,14 +102,7 @@ export async function taskfleetLatency(
   concurrency: number,
   prefetchMultiplier: number,
 ): Promise<number[]> {
-  const app = benchApp(amqpUrl, redisUrl, queue);
-  const worker = new Worker(app, {
-    queues: [queue],
-    concurrency,
-    prefetchMultiplier,
-    logger: silent,
-    hostname: "bench@localhost",
-  });
+  const { app, worker } = benchWorker(amqpUrl, redisUrl, queue, concurrency, prefetchMultiplier);
   const sub = new Redis(redisUrl);
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
