@@ -104,7 +104,7 @@ describe("npm run local", () => {
     for (const e of Object.values(out.endpoints)) expect(e.amqpPorts).not.toContain(suiteAmqpPort);
     const conn = await connect(inject("amqpUrl"));
     await conn.close();
-  });
+  }, 300_000);
 
   it("--tasks runs a user's module; --down stops exactly what a crashed run left behind", async () => {
     const stateDir = join(tmp.path, "crash");
@@ -191,7 +191,7 @@ describe("npm run local", () => {
     expect(alive(bystander.pid!)).toBe(true);
     bystander.kill();
     expect(existsSync(stateDir)).toBe(false);
-  });
+  }, 300_000);
 });
 
 describe("cross-region delivery through federation", () => {
@@ -246,5 +246,5 @@ describe("cross-region delivery through federation", () => {
     } finally {
       await target.stop();
     }
-  });
+  }, 300_000);
 });
