@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
 import { parseRegionConfig } from "../components/config/regionConfig.js";
 import { validateStacks, type NamedStack } from "../components/config/stacks.js";
+import { planRegion } from "../components/regionPlan.js";
 import {
   installMocks,
   kubernetesObjects,
@@ -116,6 +117,8 @@ export function validateStackFolder(dir = STACKS_DIR): void {
 /** Runs the program for `stack` under mocks and returns what it registered. */
 export async function planStack(stack: string, dir = STACKS_DIR): Promise<PlanResult> {
   const { values, config } = readStackFile(stack, dir);
+  // Config errors surface here, before the program runs (as the entry program does before any resource).
+  planRegion(parseRegionConfig(values), values.broker);
   validateStackFolder(dir);
   const engine = await installMocks({
     project: "taskfleet",
@@ -145,16 +148,18 @@ export async function planStack(stack: string, dir = STACKS_DIR): Promise<PlanRe
 }
 
 function usage(): string {
-  return "usage: taskfleet plan --stack <name> --out <dir>\n";
+  return "usage: taskfleet plan --stack <name> --out <dir> [--stacks-dir <dir>]\n";
 }
 
 export async function run(argv: string[]): Promise<number> {
   let stack: string | undefined;
   let out: string | undefined;
+  let dir = STACKS_DIR;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--stack") stack = argv[++i];
     else if (a === "--out") out = argv[++i];
+    else if (a === "--stacks-dir") dir = resolve(argv[++i] ?? "");
     else if (a === "--help" || a === "-h") {
       process.stdout.write(usage());
       return 0;
@@ -169,7 +174,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   let result: PlanResult;
   try {
-    result = await planStack(stack);
+    result = await planStack(stack, dir);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 1;

@@ -97,8 +97,14 @@ export function mockState(
       return { ...base, latestVersion: 1 };
     case "aws:ec2/vpc:Vpc":
       return { ...base, cidrBlock: inputs.cidrBlock };
-    case "kubernetes:core/v1:Service":
-      return { ...base, status: { loadBalancer: { ingress: [{ hostname: `${name}.elb.mock` }] } } };
+    case "kubernetes:core/v1:Service": {
+      const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
+      return {
+        ...base,
+        metadata: { ...metadata, name: metadata.name ?? name },
+        status: { loadBalancer: { ingress: [{ hostname: `${name}.elb.mock` }] } },
+      };
+    }
     case "aws:elasticache/replicationGroup:ReplicationGroup":
       return {
         ...base,
@@ -118,6 +124,11 @@ export function mockState(
     case "aws:iam/role:Role":
       return { ...base, name: inputs.name ?? `${name}-role` };
     default:
+      if (type.startsWith("kubernetes:") && !type.startsWith("kubernetes:helm.sh/")) {
+        // The provider auto-names objects without metadata.name (with a random suffix); use the resource name.
+        const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
+        return { ...base, metadata: { ...metadata, name: metadata.name ?? name } };
+      }
       return base;
   }
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  brokerObjects,
+  brokerK8sObjects,
   preStopCommand,
   startCommand,
 } from "../../components/broker/brokerManifests.js";
