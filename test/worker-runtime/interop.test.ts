@@ -61,7 +61,7 @@ describe("Python Celery producer → taskfleet worker → Python AsyncResult.get
       dec: new Decimal("10.50"),
       u: new Uuid("6f1c2a44-9d2b-4c1e-8a3f-0123456789ab"),
     }));
-    worker = await startWorker(app, { queues: [queue] });
+    worker = await startWorker(app, { queues: [queue], hostname: `ts-${queue}@test` });
   });
   afterAll(async () => {
     await worker?.stop();
@@ -108,6 +108,54 @@ describe("Python Celery producer → taskfleet worker → Python AsyncResult.get
     expect(out.chain).toEqual({ ok: 113 });
     // the expired task never ran: add ran for "add", "countdown" and the 3 chain steps
     expect(runs.add).toBe(5);
+  });
+});
+
+describe("Python remote control → taskfleet worker (pidbox)", () => {
+  const queue = uniqueQueue("pidbox");
+  const hostname = `ts-${queue}@test`;
+  let app: App;
+  let worker: Worker;
+  beforeAll(async () => {
+    app = testApp(queue);
+    app.task("ts.noop", () => null);
+    worker = await startWorker(app, { queues: [queue], hostname, concurrency: 3 });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await app?.close();
+    await deleteQueues(queue);
+  });
+
+  it("answers celery inspect ping, registered, active_queues and stats", async () => {
+    const py = `
+import json, sys
+from celery import Celery
+app = Celery("ctl", broker=sys.argv[1])
+i = app.control.inspect([sys.argv[2]], timeout=3)
+print(json.dumps({
+    "ping": app.control.ping(destination=[sys.argv[2]], timeout=3),
+    "registered": i.registered(),
+    "queues": i.active_queues(),
+    "stats": i.stats(),
+}))
+`;
+    const { stdout } = await execFileP(
+      "/usr/bin/python3",
+      ["-c", py, inject("amqpUrl"), hostname],
+      { timeout: 60_000 },
+    );
+    const out = JSON.parse(stdout) as Record<string, unknown>;
+    expect(out.ping).toEqual([{ [hostname]: { ok: "pong" } }]);
+    expect(out.registered).toEqual({ [hostname]: ["ts.noop"] });
+    expect(
+      (out.queues as Record<string, { name: string }[]>)[hostname]!.map((q) => q.name),
+    ).toEqual([queue]);
+    const stats = (
+      out.stats as Record<string, { pool: Record<string, unknown>; prefetch_count: number }>
+    )[hostname]!;
+    expect(stats.pool["max-concurrency"]).toBe(3);
+    expect(stats.prefetch_count).toBe(12);
   });
 });
 

@@ -34,6 +34,7 @@ import { Autoscaler, type AutoscaleLimits } from "./autoscale.js";
 import { EventDispatcher } from "./events.js";
 import { startHealthServer } from "./health.js";
 import { WorkerMetrics } from "./metrics.js";
+import { Pidbox } from "./pidbox.js";
 
 export interface WorkerOptions {
   /** Queues to consume. @default [app.defaultQueue] */
@@ -64,6 +65,8 @@ export interface WorkerOptions {
    * dead-letter exchange. @default "republish"
    */
   deadLetter?: "republish" | "reject";
+  /** Answer Celery remote control (`celery inspect ping`, Flower). @default true */
+  remoteControl?: boolean;
   /** Rounds over the broker URLs before start() fails. @default 3 */
   connectRounds?: number;
   logger?: Logger;
@@ -116,6 +119,8 @@ export class Worker {
   private processed = 0;
   private readonly rateNext = new Map<string, number>();
   private readonly events: EventDispatcher | null;
+  private readonly pidbox: Pidbox | null;
+  private readonly startedAt = Date.now();
   private heartbeat: NodeJS.Timeout | null = null;
   private scaleTimer: NodeJS.Timeout | null = null;
   private health: Server | null = null;
@@ -149,6 +154,8 @@ export class Worker {
     this.concurrency = this.autoscaler ? this.autoscaler.current : conc;
     this.prefetch = mult * (opts.autoscale ? opts.autoscale.max : conc);
     this.events = opts.events ? new EventDispatcher(this.hostname) : null;
+    this.pidbox =
+      (opts.remoteControl ?? true) ? new Pidbox(this.hostname, this.controlHandlers()) : null;
     this.conn = new AmqpConnection({
       urls: app.brokerUrl,
       logger: this.log,
@@ -158,6 +165,63 @@ export class Worker {
     this.conn.on("connected", (m) => void this.setup(m));
     this.conn.on("disconnected", () => this.teardownChannel());
   }
+
+  private controlHandlers(): Record<string, (args: Record<string, unknown>) => unknown> {
+    return {
+      ping: () => ({ ok: "pong" }),
+      stats: () => ({
+        pid: process.pid,
+        clock: String(this.processed),
+        uptime: Math.round((Date.now() - this.startedAt) / 1000),
+        total: Object.fromEntries(this.totals),
+        pool: {
+          implementation: "taskfleet:async",
+          "max-concurrency": this.concurrency,
+          processes: [process.pid],
+          "put-guarded-by-semaphore": false,
+        },
+        prefetch_count: this.prefetch,
+        broker: { transport: "amqp", hostname: this.conn.currentUrl },
+        sw_ident: "taskfleet",
+        rusage: { maxrss: Math.round(process.memoryUsage().rss / 1024) },
+      }),
+      registered: () => [...this.app.tasks.keys()].sort(),
+      active_queues: () =>
+        this.queues.map((q) => {
+          const s = this.app.queueSpec(q);
+          return {
+            name: q,
+            exchange: { name: s.exchange ?? "", type: s.exchangeType ?? "direct" },
+            routing_key: s.routingKey ?? q,
+            durable: true,
+          };
+        }),
+      active: () =>
+        [...this.runningJobs].map(({ job }) => ({
+          id: job.req.id,
+          name: job.req.task,
+          args: job.req.args,
+          kwargs: job.req.kwargs,
+          type: job.req.task,
+          hostname: this.hostname,
+          acknowledged: !(job.task.options.acksLate ?? true),
+          delivery_info: {
+            routing_key: job.msg.fields.routingKey,
+            exchange: job.msg.fields.exchange,
+            redelivered: job.msg.fields.redelivered,
+          },
+          worker_pid: process.pid,
+        })),
+      enable_events: () => ({
+        ok: this.events
+          ? "task events already enabled"
+          : "events are off; start the worker with -E",
+      }),
+      disable_events: () => ({ ok: "events unchanged (set with -E)" }),
+    };
+  }
+
+  private readonly totals = new Map<string, number>();
 
   /** Tasks running now. */
   get inFlight(): number {
@@ -290,6 +354,7 @@ export class Worker {
         });
         this.consumerTags.push(consumerTag);
       }
+      if (this.pidbox) await this.pidbox.attach(ch);
       this.setupError = null;
       this.log.info("consuming", { queues: this.queues, prefetch: this.prefetch });
       this.readyResolve?.();
@@ -322,6 +387,7 @@ export class Worker {
     this.tracker = null;
     this.consumerTags = [];
     this.events?.detach();
+    this.pidbox?.detach();
     // Waiting messages belong to the dead channel: the broker redelivers them.
     for (const w of this.waiting) clearTimeout(w.timer);
     this.waiting.clear();
@@ -644,6 +710,7 @@ export class Worker {
       this.runningJobs.delete(entry);
       this.running--;
       this.processed++;
+      this.totals.set(req.task, (this.totals.get(req.task) ?? 0) + 1);
       if (this.running === 0) for (const w of this.idleWaiters.splice(0)) w();
       this.pump();
     }
