@@ -89,6 +89,15 @@ describe("scenario 1: a node booted from the rendered files", () => {
     }
   });
 
+  it("runs with the rendered limits and partition handling", async () => {
+    const env = async (key: string): Promise<string> =>
+      (await node.ctl(["eval", `application:get_env(rabbit, ${key}).`])).trim();
+    expect(await env("cluster_partition_handling")).toBe("{ok,pause_minority}");
+    expect(await env("vm_memory_high_watermark")).toBe("{ok,0.6}");
+    expect(await env("consumer_timeout")).toBe("{ok,1800000}");
+    expect(await env("disk_free_limit")).toBe(`{ok,${Math.round(0.1 * 1024 ** 3)}}`);
+  });
+
   it("has exactly the four role users and no guest; guest cannot log in", async () => {
     const users = (await node.ctl(["list_users", "--no-table-headers", "-q"]))
       .trim()
