@@ -67,6 +67,42 @@ describe("worker on real RabbitMQ and Redis", () => {
     expect(err.excModule).toBe("builtins");
   });
 
+  it("runs link callbacks with the result and link_error errbacks with the failed task's id", async () => {
+    const { app, client, queue } = await setup();
+    const seen: unknown[][] = [];
+    app.task("cb.ok", (x: number) => x + 1);
+    app.task("cb.bad", () => {
+      throw new Error("nope");
+    });
+    app.task("cb.record", (...a: unknown[]) => void seen.push(a.slice(0, -1)));
+    await run(app, {}, queue, client);
+    const sig = (task: string, args: unknown[]) => ({
+      task,
+      args,
+      kwargs: {},
+      options: {},
+      subtask_type: null,
+      immutable: false,
+    });
+    const ok = await client.sendTask(
+      "cb.ok",
+      [1],
+      {},
+      { callbacks: [sig("cb.record", ["after-ok"])] },
+    );
+    const bad = await client.sendTask(
+      "cb.bad",
+      [],
+      {},
+      { errbacks: [sig("cb.record", ["after-bad"])] },
+    );
+    await ok.get({ timeoutMs: 10_000 });
+    await bad.get({ timeoutMs: 10_000 }).catch(() => undefined);
+    await until(() => seen.length === 2, 10_000, "two callbacks");
+    expect(seen).toContainEqual([2, "after-ok"]);
+    expect(seen).toContainEqual([bad.id, "after-bad"]);
+  });
+
   it("dead-letters poison (bad body, unknown task, wrong arity) and keeps consuming", async () => {
     const { app, client, queue } = await setup();
     app.task("two.args", (a: number, b: number, _ctx: TaskContext) => a * b);

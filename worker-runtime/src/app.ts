@@ -109,6 +109,8 @@ export interface SendOptions {
   chain?: unknown[] | null;
   /** Celery canvas: signatures to call with this task's result (`link`). */
   callbacks?: unknown[] | null;
+  /** Celery canvas: signatures to call with this task's id when it fails for good (`link_error`). */
+  errbacks?: unknown[] | null;
 }
 
 export interface AppOptions {
@@ -394,6 +396,7 @@ export class App {
       rootId: options.rootId ?? null,
       chain: options.chain ?? null,
       callbacks: options.callbacks ?? null,
+      errbacks: options.errbacks ?? null,
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
       ...(options.headers ? { headers: options.headers } : {}),
       jsonMode: this.jsonMode,

@@ -787,6 +787,16 @@ export class Worker {
       err = cause;
     }
     if (store) await this.app.backend().store({ ...base, status: "FAILURE", error: err });
+    // link_error: remote errbacks get the failed task's id, as Celery sends them.
+    for (const eb of req.errbacks ?? []) {
+      if (!isSignature(eb)) continue;
+      const args = eb.immutable ? [...(eb.args ?? [])] : [req.id, ...(eb.args ?? [])];
+      await this.app.sendTask(eb.task, args, eb.kwargs ?? {}, {
+        ...(typeof eb.options?.queue === "string" ? { queue: eb.options.queue } : {}),
+        parentId: req.id,
+        rootId: req.rootId ?? req.id,
+      });
+    }
     if (acksLate) tracker.ack(tag);
     this.metrics.failed++;
     const info = exceptionInfo(err);
