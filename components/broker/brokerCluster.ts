@@ -159,7 +159,7 @@ export class BrokerCluster extends pulumi.ComponentResource {
       ])
       .apply(([passwords, uris, upstreamPasswords]) => {
         const resolved = resolveBrokerSpec(
-          fillUpstreamUris(args.spec, uris),
+          fillUpstreamUris(args.spec, uris, "taskfleet:broker", "drop"),
           "taskfleet:broker",
           args.region,
         );

@@ -145,6 +145,8 @@ export interface RedisConfig {
     readonly primaryStack?: string;
     /** Primary only: the regions allowed to join (at most two). */
     readonly secondaryRegions: readonly string[];
+    /** Secondary only: the stack that takes writes after a promotion, or "self". */
+    readonly writeStack?: string;
   };
 }
 
@@ -754,10 +756,25 @@ function parseStorage(o: Raw, region: string): StorageConfig {
   onlyKeys(r, rp, ["nodeType", "engineVersion", "shards", "replicasPerShard", "globalDatastore"]);
   const g = object(r.globalDatastore, `${rp}.globalDatastore`);
   const gp = `${rp}.globalDatastore`;
-  onlyKeys(g, gp, ["role", "primaryStack", "secondaryRegions"]);
+  onlyKeys(g, gp, ["role", "primaryStack", "secondaryRegions", "writeStack"]);
   const role = oneOf(g.role, `${gp}.role`, ["primary", "secondary", "none"], "none");
   const primaryStack = optionalString(g.primaryStack, `${gp}.primaryStack`);
   const secondaryRegions = stringArray(g.secondaryRegions, `${gp}.secondaryRegions`);
+  const writeStack = optionalString(g.writeStack, `${gp}.writeStack`);
+  if (writeStack !== undefined && role !== "secondary") {
+    throw new ConfigError(
+      `${gp}.writeStack: only used with role "secondary"; remove it or set role to "secondary"`,
+    );
+  }
+  if (
+    writeStack !== undefined &&
+    writeStack !== "self" &&
+    !/^[\w.-]+\/[\w.-]+\/[\w.-]+$/.test(writeStack)
+  ) {
+    throw new ConfigError(
+      `${gp}.writeStack: ${show(writeStack)} is not allowed; use "self" or a fully qualified stack name "<org>/<project>/<stack>"`,
+    );
+  }
   if (role === "secondary" && primaryStack === undefined) {
     throw new ConfigError(
       `${gp}.primaryStack: missing for role "secondary"; set the primary region's stack, like "acme/taskfleet/prod-us-east-1"`,
@@ -859,7 +876,7 @@ function parseStorage(o: Raw, region: string): StorageConfig {
         { min: 1, max: 5 },
         dr.replicasPerShard,
       ),
-      globalDatastore: { role, primaryStack, secondaryRegions },
+      globalDatastore: { role, primaryStack, secondaryRegions, writeStack },
     },
     opensearch: {
       engineVersion,

@@ -24,7 +24,7 @@ export interface FederationArgs {
  */
 export class Federation extends pulumi.ComponentResource {
   public static readonly TOKEN = "taskfleet:federation:Federation";
-  /** Upstream URIs by peer region. */
+  /** Upstream URIs by peer region (empty for a peer not deployed yet). */
   public readonly upstreamUris: pulumi.Output<Record<string, string[]>>;
   /** Password of the federation user at each peer, by region (secret). */
   public readonly upstreamPasswords: pulumi.Output<Record<string, string>>;
@@ -56,8 +56,13 @@ export class Federation extends pulumi.ComponentResource {
         { name: peer.stack },
         { parent: this },
       );
-      uris[peer.region] = ref.requireOutput(PEER_OUTPUTS.uris) as pulumi.Output<string[]>;
-      passwords[peer.region] = ref.requireOutput(PEER_OUTPUTS.password) as pulumi.Output<string>;
+      // A peer deployed later has no outputs yet: its link is left out until the next `pulumi up`.
+      uris[peer.region] = ref
+        .getOutput(PEER_OUTPUTS.uris)
+        .apply((v) => (Array.isArray(v) ? (v as string[]) : []));
+      passwords[peer.region] = ref
+        .getOutput(PEER_OUTPUTS.password)
+        .apply((v) => (typeof v === "string" ? v : ""));
     }
     this.peerRegions = peers.map((p) => p.region);
     this.upstreamUris = pulumi.output(uris) as pulumi.Output<Record<string, string[]>>;

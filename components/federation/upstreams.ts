@@ -32,23 +32,30 @@ export function fillUpstreamUris(
   brokerInput: unknown,
   urisByRegion: Readonly<Record<string, readonly string[]>>,
   path = "taskfleet:broker",
+  /** `drop`: leave out links whose peer has not published URIs yet (a peer deployed later). */
+  missing: "error" | "drop" = "error",
 ): unknown {
   if (typeof brokerInput !== "object" || brokerInput === null || Array.isArray(brokerInput))
     return brokerInput;
   const input = brokerInput as Record<string, unknown>;
   if (!Array.isArray(input.federation)) return brokerInput;
+  const dropped = new Set<number>();
   const federation = input.federation.map((link, i) => {
     if (typeof link !== "object" || link === null || Array.isArray(link)) return link;
     const l = link as Record<string, unknown>;
     if (l.uris !== undefined) return l;
     const region = typeof l.region === "string" ? l.region : "";
     const uris = urisByRegion[region];
-    if (uris === undefined) {
+    if (uris === undefined || uris.length === 0) {
+      if (missing === "drop") {
+        dropped.add(i);
+        return l;
+      }
       throw new ConfigError(
         `${path}.federation[${i}].uris: missing and ${JSON.stringify(region)} is not in taskfleet:federation.peers; add a peer { region: ${JSON.stringify(region)}, stack: "<org>/taskfleet/<stack>" } or give the upstream's uris`,
       );
     }
     return { ...l, uris: [...uris] };
   });
-  return { ...input, federation };
+  return { ...input, federation: federation.filter((_, i) => !dropped.has(i)) };
 }

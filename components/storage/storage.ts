@@ -33,6 +33,13 @@ export interface StorageArgs {
   readonly globalDatastoreRole?: "primary" | "secondary" | "none";
   /** Secondary only: the primary's stack, read through a StackReference. @default - required for "secondary" */
   readonly primaryStack?: string;
+  /**
+   * Secondary only: the stack whose result backend takes writes (its `resultBackendHost` output),
+   * because Global Datastore secondaries are read-only. After a promotion, name the promoted
+   * region's stack, or `"self"` in the promoted region itself (see docs/deploy.md).
+   * @default - primaryStack
+   */
+  readonly writeStack?: string;
   /** Primary only: the regions allowed to join, at most two (AWS limit). @default [] */
   readonly secondaryRegions?: readonly string[];
   /** OpenSearch engine version. @default "OpenSearch_2.19" */
@@ -79,8 +86,10 @@ export class Storage extends pulumi.ComponentResource {
   public readonly resultBackendHost: pulumi.Output<string>;
   /** AUTH token (secret). */
   public readonly resultBackendAuthToken: pulumi.Output<string>;
-  /** `rediss://:<token>@<host>:6379/0` (secret). */
+  /** `rediss://:<token>@<host>:6379/0` of this region's cluster (secret; read-only in a secondary). */
   public readonly resultBackendUrl: pulumi.Output<string>;
+  /** URL that takes writes: this region's, or the primary's for a secondary (secret). */
+  public readonly resultBackendWriteUrl: pulumi.Output<string>;
   /** The Global Datastore id (primary and secondaries), empty when the role is `none`. */
   public readonly globalDatastoreId: pulumi.Output<string>;
   public readonly openSearchEndpoint: pulumi.Output<string>;
@@ -141,6 +150,7 @@ export class Storage extends pulumi.ComponentResource {
     );
     let authToken: pulumi.Output<string>;
     let globalId: pulumi.Output<string> | undefined;
+    let writeHost: pulumi.Output<string> | undefined;
     if (role === "secondary") {
       const primary = new pulumi.StackReference(
         `${name}-primary`,
@@ -151,6 +161,14 @@ export class Storage extends pulumi.ComponentResource {
       authToken = pulumi.secret(
         primary.requireOutput(PRIMARY_OUTPUTS.authToken) as pulumi.Output<string>,
       );
+      const writeStack = args.writeStack ?? args.primaryStack!;
+      if (writeStack !== "self") {
+        const writer =
+          writeStack === args.primaryStack
+            ? primary
+            : new pulumi.StackReference(`${name}-writer`, { name: writeStack }, parent);
+        writeHost = writer.requireOutput(PRIMARY_OUTPUTS.host) as pulumi.Output<string>;
+      }
     } else {
       const token = new random.RandomPassword(
         `${name}-redis-auth`,
@@ -207,7 +225,8 @@ export class Storage extends pulumi.ComponentResource {
           primaryReplicationGroupId: group.id,
           globalReplicationGroupDescription: `taskfleet result backend; secondaries: ${secondaries.join(", ") || "none yet"}`,
         },
-        parent,
+        // After a manual promotion AWS moves the primary elsewhere; do not fight it (docs/deploy.md).
+        { parent: this, ignoreChanges: ["primaryReplicationGroupId"] },
       );
       globalId = global.globalReplicationGroupId;
     }
@@ -216,6 +235,11 @@ export class Storage extends pulumi.ComponentResource {
     this.resultBackendUrl = pulumi.secret(
       pulumi
         .all([group.configurationEndpointAddress, authToken])
+        .apply(([host, token]) => resultBackendUrl(host, token, d.redisPort)),
+    );
+    this.resultBackendWriteUrl = pulumi.secret(
+      pulumi
+        .all([writeHost ?? group.configurationEndpointAddress, authToken])
         .apply(([host, token]) => resultBackendUrl(host, token, d.redisPort)),
     );
     this.globalDatastoreId = globalId ?? pulumi.output("");
@@ -339,6 +363,7 @@ export class Storage extends pulumi.ComponentResource {
       resultBackendHost: this.resultBackendHost,
       resultBackendAuthToken: this.resultBackendAuthToken,
       resultBackendUrl: this.resultBackendUrl,
+      resultBackendWriteUrl: this.resultBackendWriteUrl,
       globalDatastoreId: this.globalDatastoreId,
       openSearchEndpoint: this.openSearchEndpoint,
       archiveBucket: this.archiveBucket,

@@ -7,6 +7,8 @@
 export const PRIMARY_OUTPUTS = Object.freeze({
   globalDatastoreId: "resultBackendGlobalDatastoreId",
   authToken: "resultBackendAuthToken",
+  /** Every region publishes its own configuration endpoint; writers use the primary's. */
+  host: "resultBackendHost",
 });
 
 /** OpenSearch domain names: 3–28 characters, lowercase letters, digits and hyphens, starting with a letter. */

@@ -24,6 +24,19 @@ describe("upstreams (pure)", () => {
       ],
     });
   });
+  it("leaves out links whose peer has not published URIs yet when asked to (first deployment round)", () => {
+    const input = { federation: [{ region: "eu-west-1" }, { region: "ap-southeast-1" }] };
+    expect(
+      fillUpstreamUris(
+        input,
+        { "eu-west-1": ["amqp://euw1:5672"], "ap-southeast-1": [] },
+        "taskfleet:broker",
+        "drop",
+      ),
+    ).toEqual({
+      federation: [{ region: "eu-west-1", uris: ["amqp://euw1:5672"] }],
+    });
+  });
   it("names the link and the missing peer when a link has neither uris nor a peer", () => {
     expect(() => fillUpstreamUris({ federation: [{ region: "sa-east-1" }] }, {})).toThrow(
       'taskfleet:broker.federation[0].uris: missing and "sa-east-1" is not in taskfleet:federation.peers; add a peer { region: "sa-east-1", stack: "<org>/taskfleet/<stack>" } or give the upstream\'s uris',
@@ -54,6 +67,7 @@ describe("Federation", () => {
       peers: [
         { region: "eu-west-1", stack: "acme/taskfleet/prod-eu-west-1" },
         { region: "ap-southeast-1", stack: "acme/taskfleet/prod-ap-southeast-1" },
+        { region: "sa-east-1", stack: "acme/taskfleet/prod-sa-east-1" },
       ],
     });
     uris = await valueOf(f.upstreamUris);
@@ -72,12 +86,17 @@ describe("Federation", () => {
     });
   });
 
-  it("exposes the peers' URIs and federation passwords by region", () => {
+  it("exposes the peers' URIs and federation passwords by region (none yet for a peer not deployed)", () => {
     expect(uris).toEqual({
       "eu-west-1": ["amqp://euw1.elb:5672"],
       "ap-southeast-1": ["amqp://apse1.elb:5672"],
+      "sa-east-1": [],
     });
-    expect(passwords).toEqual({ "eu-west-1": "pw-euw1", "ap-southeast-1": "pw-apse1" });
+    expect(passwords).toEqual({
+      "eu-west-1": "pw-euw1",
+      "ap-southeast-1": "pw-apse1",
+      "sa-east-1": "",
+    });
   });
 
   it("refuses to federate a region with itself", async () => {

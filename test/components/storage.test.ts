@@ -4,6 +4,7 @@ import {
   openSearchDomainName,
   resultBackendUrl,
 } from "../../components/storage/storagePlan.js";
+import { valueOf } from "../../cli/planEngine.js";
 import { find, mocked, ofType, type RecordedResource } from "./support.js";
 
 describe("storage plan (pure)", () => {
@@ -36,12 +37,15 @@ const NET = {
 describe("Storage", () => {
   let primary: RecordedResource[];
   let secondary: RecordedResource[];
+  let writeUrl: string;
+  let readUrl: string;
   beforeAll(async () => {
     const engine = await mocked({
       stackOutputs: {
         "acme/taskfleet/prod-us-east-1": {
           resultBackendGlobalDatastoreId: "ldgnf-results",
           resultBackendAuthToken: "primary-token",
+          resultBackendHost: "clustercfg.primary.cache",
         },
       },
     });
@@ -51,11 +55,13 @@ describe("Storage", () => {
       globalDatastoreRole: "primary",
       secondaryRegions: ["eu-west-1", "ap-southeast-1"],
     });
-    new Storage("s", {
+    const s = new Storage("s", {
       ...NET,
       globalDatastoreRole: "secondary",
       primaryStack: "acme/taskfleet/prod-us-east-1",
     });
+    writeUrl = await valueOf(s.resultBackendWriteUrl);
+    readUrl = await valueOf(s.resultBackendUrl);
     await engine.settle();
     primary = engine.resources.filter((r) => r.name === "p" || r.name.startsWith("p-"));
     secondary = engine.resources.filter((r) => r.name === "s" || r.name.startsWith("s-"));
@@ -115,6 +121,11 @@ describe("Storage", () => {
       ofType(secondary, "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup"),
     ).toEqual([]);
     expect(ofType(secondary, "random:index/randomPassword:RandomPassword")).toEqual([]);
+  });
+
+  it("sends a secondary's writes to the primary (secondaries are read-only) and reads locally", () => {
+    expect(writeUrl).toBe("rediss://:primary-token@clustercfg.primary.cache:6379/0");
+    expect(readUrl).toBe("rediss://:primary-token@clustercfg.s-redis.cache.mock:6379/0");
   });
 
   it("puts OpenSearch in the VPC, encrypted at rest and node to node, HTTPS only (S32)", () => {

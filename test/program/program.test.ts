@@ -113,6 +113,22 @@ describe.each(PROD)("stack %s", (stack) => {
     }
   });
 
+  it("has workers and the API write results to the primary region's cluster", () => {
+    const res = plans[stack]!.resources;
+    const host =
+      stack === "prod-us-east-1"
+        ? "clustercfg.taskfleet-storage-redis.cache.mock"
+        : "clustercfg.prod-us-east-1.cache.mock";
+    for (const name of ["taskfleet-workers-connection", "taskfleet-ingress-connection"]) {
+      const sd = find(res, "kubernetes:core/v1:Secret", name).inputs.stringData as {
+        secret: { resultBackend: string };
+      };
+      expect(sd.secret.resultBackend).toMatch(
+        new RegExp(`^rediss://:[^@]+@${host.replace(/\./g, "\\.")}:6379/0$`),
+      );
+    }
+  });
+
   it("routes users to the region by latency under the shared name", () => {
     const rec = find(plans[stack]!.resources, "aws:route53/record:Record", "taskfleet-ingress-api");
     expect(rec.inputs).toMatchObject({
