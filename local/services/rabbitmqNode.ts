@@ -49,6 +49,12 @@ export interface RabbitMqNodeOptions {
    * ports or addresses: the node sets those from its own port options.
    */
   extraConfig?: string;
+  /**
+   * Write the node's own listener lines (AMQP, management, Prometheus on 127.0.0.1 at the port
+   * options). `false` when `extraConfig` carries its own listeners (e.g. rendered TLS listeners);
+   * the port options must then match them, since `start()` waits on `amqpPort`. @default true
+   */
+  writeListeners?: boolean;
   /** Extra environment for the server, e.g. `RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS`. */
   env?: NodeJS.ProcessEnv;
   /** @default 90000 */
@@ -133,17 +139,19 @@ export class RabbitMqNode {
     const plugins = o.plugins ?? DEFAULT_PLUGINS;
     writeFileSync(join(dir, "enabled_plugins"), `[${plugins.join(",")}].\n`);
     writeFileSync(join(dir, "rabbitmq-env.conf"), "");
-    const conf = [
-      `listeners.tcp.local = 127.0.0.1:${this.amqpPort}`,
-      "loopback_users = none",
-      ...(plugins.includes("rabbitmq_management")
-        ? [`management.tcp.ip = 127.0.0.1`, `management.tcp.port = ${this.managementPort}`]
-        : []),
-      ...(plugins.includes("rabbitmq_prometheus")
-        ? [`prometheus.tcp.ip = 127.0.0.1`, `prometheus.tcp.port = ${this.prometheusPort}`]
-        : []),
-      o.extraConfig ?? "",
-    ].join("\n");
+    const listeners =
+      o.writeListeners === false
+        ? []
+        : [
+            `listeners.tcp.local = 127.0.0.1:${this.amqpPort}`,
+            ...(plugins.includes("rabbitmq_management")
+              ? [`management.tcp.ip = 127.0.0.1`, `management.tcp.port = ${this.managementPort}`]
+              : []),
+            ...(plugins.includes("rabbitmq_prometheus")
+              ? [`prometheus.tcp.ip = 127.0.0.1`, `prometheus.tcp.port = ${this.prometheusPort}`]
+              : []),
+          ];
+    const conf = [...listeners, "loopback_users = none", o.extraConfig ?? ""].join("\n");
     writeFileSync(join(dir, "rabbitmq.conf"), conf + "\n");
     ensureEpmd();
     this.child = startLogged(`${RABBITMQ_SBIN}/rabbitmq-server`, [], {
