@@ -17,7 +17,7 @@ export interface Fixture {
   type: string;
   name: string;
   props: Record<string, unknown>;
-  /** Names of fixtures this one's properties depend on, by property. */
+  /** Fixtures this one's properties depend on, by property: `name` or `type::name`. */
   dependsOn?: Record<string, string[]>;
 }
 
@@ -87,10 +87,18 @@ export async function checkStack(
     isType: () => false,
     asType: () => undefined,
   }));
-  const byName = new Map(resources.map((r) => [r.name, r]));
+  const byName = new Map<string, PolicyResource>();
+  for (const r of resources) {
+    byName.set(`${r.type}::${r.name}`, r);
+    if (!byName.has(r.name)) byName.set(r.name, r);
+  }
   fixtures.forEach((f, i) => {
     for (const [prop, names] of Object.entries(f.dependsOn ?? {})) {
-      const deps = names.map((n) => byName.get(n)!);
+      const deps = names.map((n) => {
+        const dep = byName.get(n);
+        if (!dep) throw new Error(`dependsOn: no fixture ${n}`);
+        return dep;
+      });
       resources[i]!.propertyDependencies[prop] = deps;
       resources[i]!.dependencies.push(...deps);
     }

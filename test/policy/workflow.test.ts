@@ -45,10 +45,6 @@ function prodStacks(): { stack: string; config: Record<string, unknown> }[] {
     }));
 }
 
-// Until the stack files exist, the stacks the issue names (us-east-1 is the result-store primary).
-const FALLBACK = ["prod-ap-southeast-1", "prod-eu-west-1", "prod-us-east-1"];
-const FALLBACK_PRIMARY = "prod-us-east-1";
-
 /** True when a `role: primary` appears anywhere under `value` (the Global Datastore role). */
 function declaresPrimary(value: unknown): boolean {
   if (Array.isArray(value)) return value.some(declaresPrimary);
@@ -102,14 +98,14 @@ describe("preview workflow", () => {
 
   it("previews exactly the production stacks in stacks/, each in its own AWS region", () => {
     const stacks = prodStacks();
-    const names = stacks.length > 0 ? stacks.map((s) => s.stack) : FALLBACK;
+    expect(stacks.length).toBeGreaterThanOrEqual(3);
+    const names = stacks.map((s) => s.stack);
     const job = preview.jobs.preview!;
     const matrix = job.strategy!.matrix.include;
     expect(matrix.map((m) => m.stack).sort()).toEqual(names);
     for (const m of matrix) {
       expect(m.region).toBe(m.stack.replace(/^prod-/, ""));
-      const cfg = stacks.find((s) => s.stack === m.stack)?.config ?? {};
-      if (cfg["taskfleet:region"] !== undefined) expect(cfg["taskfleet:region"]).toBe(m.region);
+      expect(stacks.find((s) => s.stack === m.stack)!.config["taskfleet:region"]).toBe(m.region);
     }
     expect(job.strategy!["fail-fast"]).toBe(false);
   });
@@ -137,13 +133,12 @@ describe("preview workflow", () => {
   it("on main runs pulumi up for every production stack, one after another, the result-store primary first", () => {
     const chain = upChain();
     const stacks = prodStacks();
-    const names = stacks.length > 0 ? stacks.map((s) => s.stack) : FALLBACK;
+    const names = stacks.map((s) => s.stack);
     expect(chain.map((c) => c.stack).sort()).toEqual(names);
     for (const c of chain) expect(c.region).toBe(c.stack.replace(/^prod-/, ""));
-    const primaries =
-      stacks.length > 0
-        ? stacks.filter((s) => declaresPrimary(s.config["taskfleet:storage"])).map((s) => s.stack)
-        : [FALLBACK_PRIMARY];
+    const primaries = stacks
+      .filter((s) => declaresPrimary(s.config["taskfleet:storage"]))
+      .map((s) => s.stack);
     expect(primaries).toHaveLength(1);
     expect(chain[0]!.stack).toBe(primaries[0]);
     expect(preview.jobs[chain[0]!.job]!.if).toBe(
