@@ -263,6 +263,7 @@ export class Region extends pulumi.ComponentResource {
       archiveBucket: storage.archiveBucket,
       prometheusUrl: monitoring.prometheusUrl,
       grafanaUrl: monitoring.grafanaUrl,
+      grafanaAdminPassword: monitoring.grafanaAdminPassword,
     };
     this.registerOutputs(this.outputs);
   }

@@ -368,3 +368,22 @@ describe("stack values", () => {
     });
   });
 });
+
+describe("parseRegionConfig: Global Datastore write target", () => {
+  it("accepts writeStack only on a secondary", () => {
+    expect(
+      parse({ storage: { redis: { globalDatastore: { role: "primary", writeStack: "self" } } } }),
+    ).toThrowError(
+      'taskfleet:storage.redis.globalDatastore.writeStack: only used with role "secondary"; remove it or set role to "secondary"',
+    );
+    const c = parseRegionConfig({
+      ...base,
+      storage: {
+        redis: {
+          globalDatastore: { role: "secondary", primaryStack: "a/taskfleet/p", writeStack: "self" },
+        },
+      },
+    });
+    expect(c.storage.redis.globalDatastore.writeStack).toBe("self");
+  });
+});
