@@ -28,10 +28,17 @@ import type { LocalPool } from "./stack.js";
 import type { StateDir } from "./stateDir.js";
 
 /**
- * Objects the worker runtime declares for itself: delay levels and the poison queue, and the
- * default exchange (`amq.default`), the delay queues' dead-letter target.
+ * Objects the worker runtime declares for itself: delay levels and the poison queue, the default
+ * exchange (`amq.default`, the delay queues' dead-letter target), and Celery's remote-control
+ * (`celery.pidbox`, `reply.celery.pidbox`, `<node>.celery.pidbox`) and event (`celeryev`) objects.
  */
-export const RUNTIME_OBJECTS = "^taskfleet\\.(delay|poison)(\\..*)?$|^amq\\.default$";
+export const RUNTIME_OBJECTS = [
+  "^taskfleet\\.(delay|poison)(\\..*)?$",
+  "^amq\\.default$",
+  "^(reply\\.)?celery\\.pidbox$",
+  "^.+\\.celery\\.pidbox$",
+  "^celeryev(\\..*)?$",
+].join("|");
 
 export const REPO_ROOT = join(import.meta.dirname, "..");
 /** The `taskfleet` command the workers and APIs run; TASKFLEET_LOCAL_BIN picks another build. */
