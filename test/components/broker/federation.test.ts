@@ -26,14 +26,18 @@ beforeAll(async () => {
   const tmp = tempDir("taskfleet-broker-federation-");
   cleanup = tmp.cleanup;
   const [portA, portB] = await freePorts(2);
-  specA = testSpec({}, "us-east-1");
+  // `broadcast`: a class whose exchange B federates from A (every message copied)
+  const broadcast = { queueClasses: { broadcast: {} } };
+  specA = testSpec(broadcast, "us-east-1");
   specB = testSpec(
     {
+      ...broadcast,
       federation: [
         {
           region: "us-east-1",
           uris: [`amqp://127.0.0.1:${portA}`],
           queues: ["default", "high_priority"],
+          exchanges: ["broadcast"],
           reconnectDelaySeconds: 1,
         },
       ],
@@ -109,14 +113,40 @@ describe("scenario 5: two regions federated by the rendered upstreams", () => {
     producer = await conn.createConfirmChannel();
   });
 
-  it("the link to region A is running, with the rendered upstream", async () => {
+  it("the links to region A are running, with the rendered upstream", async () => {
     let status = "";
-    for (let i = 0; i < 100 && (status.match(/running/g) ?? []).length < 2; i++) {
+    for (let i = 0; i < 100 && (status.match(/running/g) ?? []).length < 3; i++) {
       status = await b.ctl(["federation_status"]);
-      if ((status.match(/running/g) ?? []).length < 2) await sleep(300);
+      if ((status.match(/running/g) ?? []).length < 3) await sleep(300);
     }
-    expect(status).toContain("us-east-1");
-    expect((status.match(/running/g) ?? []).length).toBe(2);
+    expect(status).toContain('upstream => <<"us-east-1">>');
+    // two federated queues and one federated exchange
+    expect((status.match(/status => running/g) ?? []).length).toBe(3);
+    expect((status.match(/type => queue/g) ?? []).length).toBe(2);
+    expect((status.match(/type => exchange/g) ?? []).length).toBe(1);
+  });
+
+  it("a federated exchange copies every message: A's queue and B's queue both get it", async () => {
+    const conn = await open(a, specA.users.producers, PASSWORDS.producers);
+    const ch = await conn.createConfirmChannel();
+    for (let i = 0; i < 20; i++)
+      ch.publish("broadcast", "broadcast.news", Buffer.from(`news-${i}`));
+    await ch.waitForConfirms();
+    const drain = async (node: RabbitMqNode, spec: BrokerSpec): Promise<string[]> => {
+      const c = await open(node, spec.users.workers, PASSWORDS.workers);
+      const wch = await c.createChannel();
+      const got: string[] = [];
+      const deadline = Date.now() + 20_000;
+      while (got.length < 20 && Date.now() < deadline) {
+        const m = await wch.get("broadcast", { noAck: true });
+        if (m) got.push(m.content.toString());
+        else await sleep(100);
+      }
+      return got;
+    };
+    const expected = Array.from({ length: 20 }, (_, i) => `news-${i}`);
+    expect(await drain(a, specA)).toEqual(expected);
+    expect(await drain(b, specB)).toEqual(expected);
   });
 
   it("tasks published in A with no consumer there are consumed by a worker in B", async () => {
@@ -154,14 +184,14 @@ describe("scenario 5: two regions federated by the rendered upstreams", () => {
     const linksAfterBoot = (await b.ctl(["federation_status"])).match(/running/g)?.length ?? 0;
     for (const args of federationRelinkCommands(specB)) await b.ctl(args);
     let linksAfterRelink = 0;
-    for (let i = 0; i < 50 && linksAfterRelink < 2; i++) {
+    for (let i = 0; i < 50 && linksAfterRelink < 3; i++) {
       if (i > 0) await sleep(200);
       linksAfterRelink = (await b.ctl(["federation_status"])).match(/running/g)?.length ?? 0;
     }
     console.log(
       `scenario 5: running links after B's restart: ${linksAfterBoot} before relink, ${linksAfterRelink} after`,
     );
-    expect(linksAfterRelink).toBe(2);
+    expect(linksAfterRelink).toBe(3);
     await publishInA(50);
 
     const seenAfter = new Set<string>();
