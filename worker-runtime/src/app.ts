@@ -128,7 +128,7 @@ export interface AppOptions {
   declareQueues?: DeclareMode;
   /** kombu JSON flavour for messages and results: "tagged" (kombu ≥ 5.3) or "plain" (5.2). @default "tagged" */
   jsonMode?: JsonMode;
-  /** Unconfirmed publishes in flight. @default 1000 */
+  /** Unconfirmed publishes in flight (persistent messages are confirmed after an fsync, so a small window starves the pipe). @default 5000 */
   confirmWindow?: number;
   logger?: Logger;
 }
@@ -304,7 +304,7 @@ export class App {
 
   producer(): Producer {
     this.producerInst ??= new Producer(this.connection(), {
-      confirmWindow: this.options.confirmWindow ?? 1000,
+      confirmWindow: this.options.confirmWindow ?? 5000,
     });
     return this.producerInst;
   }

@@ -41,7 +41,7 @@ function describe(exchange: string, routingKey: string): string {
 }
 
 export interface ProducerOptions {
-  /** Unconfirmed publishes allowed at once (the confirm window). @default 1000 */
+  /** Unconfirmed publishes allowed at once (the confirm window). @default 5000 */
   confirmWindow?: number;
   /** How long to wait for a confirm. @default 30000 */
   confirmTimeoutMs?: number;
@@ -65,7 +65,7 @@ export class Producer {
 
   constructor(conn: AmqpConnection, opts: ProducerOptions = {}) {
     this.conn = conn;
-    this.window = opts.confirmWindow ?? 1000;
+    this.window = opts.confirmWindow ?? 5000;
     this.timeoutMs = opts.confirmTimeoutMs ?? 30_000;
     conn.on("disconnected", () => {
       this.channel = null;
