@@ -1,7 +1,9 @@
 /**
- * The policy pack as the Pulumi engine runs it: `policy/index.ts` started as its own process in
- * `policy/` (it prints the port of its analyzer gRPC server), then asked over gRPC for its info and
- * to analyze resources and a stack, as `pulumi preview --policy-pack policy` does.
+ * The policy pack as the Pulumi engine runs it: Pulumi's own policy runner
+ * (`@pulumi/pulumi/cmd/run-policy-pack <engine> <pack dir>`, what `pulumi preview --policy-pack
+ * policy` starts) loads the pack from `policy/` (its package.json `main`), which prints the port of
+ * its analyzer gRPC server; the test then asks it over gRPC for its info and to analyze resources
+ * and a stack, as the engine does.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -25,8 +27,11 @@ let client: Client;
 let stderr = "";
 
 beforeAll(async () => {
-  child = spawn(process.execPath, ["--import", "tsx", "index.ts"], {
-    cwd: join(import.meta.dirname, "..", "..", "policy"),
+  const root = join(import.meta.dirname, "..", "..");
+  const runner = join(root, "node_modules", "@pulumi", "pulumi", "cmd", "run-policy-pack");
+  // The engine address is the runner's first argument; the pack does not call the engine.
+  child = spawn(process.execPath, [runner, "127.0.0.1:1", join(root, "policy")], {
+    cwd: join(root, "policy"),
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));

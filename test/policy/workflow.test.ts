@@ -160,8 +160,11 @@ describe("preview workflow", () => {
     expect(read("policy/PulumiPolicy.yaml").runtime).toBe("nodejs");
     const pkg = JSON.parse(readFileSync(join(ROOT, "policy/package.json"), "utf8")) as {
       version: string;
+      main: string;
     };
     expect(pkg.version).toMatch(/^\d+\.\d+\.\d+$/);
+    // Pulumi's policy runner `require`s `main`; analyzer.test.ts runs it that way.
+    expect(existsSync(join(ROOT, "policy", pkg.main))).toBe(true);
     const index = readFileSync(join(ROOT, "policy/index.ts"), "utf8");
     expect(index).toMatch(/new PolicyPack\("taskfleet", \{\s*enforcementLevel: "mandatory"/);
     expect(existsSync(join(ROOT, "policy/policies.ts"))).toBe(true);
