@@ -152,7 +152,11 @@ describe("worker processes", () => {
       10_000,
       "2 in flight",
     );
-    expect(await metric(w.healthPort, "taskfleet_tasks_reserved")).toBe(10);
+    await until(
+      async () => (await metric(w.healthPort, "taskfleet_tasks_reserved")) === 10,
+      10_000,
+      "10 reserved",
+    );
     w.child.kill("SIGTERM");
     await sleep(300);
     const ready = await fetch(`http://127.0.0.1:${w.healthPort}/readyz`);

@@ -202,7 +202,7 @@ describe("worker on real RabbitMQ and Redis", () => {
     expect(worker.reserved).toBe(0);
     expect(await r.get({ timeoutMs: 10_000 })).toBe("done");
     expect(ranAt - t0).toBeGreaterThanOrEqual(2900);
-    expect(ranAt - t0).toBeLessThan(6000);
+    expect(ranAt - t0).toBeLessThan(10_000);
   });
 
   it("records expired tasks as REVOKED without running them", async () => {
