@@ -215,6 +215,7 @@ export class Region extends pulumi.ComponentResource {
         resultBackendUrl: storage.resultBackendWriteUrl,
         hostname: cfg.ingress.hostname,
         hostedZoneId: cfg.ingress.hostedZoneId,
+        routingArgs: plan.apiRoutingArgs,
         selectNodePool: compute.managedNodePools,
       },
       inNamespace,

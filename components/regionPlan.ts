@@ -8,6 +8,7 @@ import { brokerObjects, resolveBrokerSpec, type BrokerSpec } from "./broker/brok
 import { ConfigError } from "./config/errors.js";
 import type { RegionConfig } from "./config/regionConfig.js";
 import { fillUpstreamUris, placeholderUri } from "./federation/upstreams.js";
+import { apiRoutingArgs } from "./ingress/apiManifests.js";
 import type { WorkerPoolSpec } from "./workers/workerManifests.js";
 
 export interface RegionPlan {
@@ -15,6 +16,8 @@ export interface RegionPlan {
   readonly workerPools: readonly WorkerPoolSpec[];
   /** Blocks allowed to reach AMQP through the broker's internal NLB. */
   readonly brokerClientCidrs: readonly string[];
+  /** `taskfleet api` routing flags. */
+  readonly apiRoutingArgs: readonly string[];
 }
 
 export function planRegion(config: RegionConfig, brokerInput: unknown): RegionPlan {
@@ -55,9 +58,18 @@ export function planRegion(config: RegionConfig, brokerInput: unknown): RegionPl
       taskTimeLimitSeconds: pool.taskTimeLimitSeconds,
     };
   });
+  const sh = brokerSpec.sharding;
+  // Keyed routing needs the routing key to be the hash input (no hash header/property).
+  const shardedClass =
+    sh.enabled && sh.hashHeader === null && sh.hashProperty === null ? sh.classes[0] : undefined;
   return {
     brokerSpec,
     workerPools,
+    apiRoutingArgs: apiRoutingArgs({
+      classes: brokerSpec.queueClasses,
+      priorities: config.workers.pools.map((p) => ({ priority: p.priority, queueClass: p.queue })),
+      shardedClass,
+    }),
     brokerClientCidrs: [config.network.cidr, ...config.federation.allowedCidrs],
   };
 }

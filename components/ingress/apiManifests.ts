@@ -16,6 +16,44 @@ import {
 } from "../k8s/objects.js";
 import { WORKER_UID } from "../workers/workerManifests.js";
 
+/** A queue class as the API routes to it. */
+export interface ApiQueueClass {
+  readonly name: string;
+  readonly queue: string;
+  readonly exchange: string;
+  /** Routing-key pattern, e.g. `high.#`. */
+  readonly routingKey: string;
+}
+
+/**
+ * `taskfleet api` routing flags for a region: every queue class (`--queue q=exchange:prefix`),
+ * the priority names the pools use (`--priority name=queue`), the default queue and, when a class
+ * is sharded on the routing key, `--shard-queue`.
+ */
+export function apiRoutingArgs(args: {
+  classes: readonly ApiQueueClass[];
+  priorities: readonly { priority: string; queueClass: string }[];
+  shardedClass?: string;
+}): string[] {
+  const out: string[] = [];
+  for (const c of args.classes) {
+    const prefix = c.routingKey.replace(/\.[#*]$/, "");
+    out.push("--queue", `${c.queue}=${c.exchange}:${prefix}`);
+  }
+  const seen = new Set<string>();
+  for (const p of args.priorities) {
+    const c = args.classes.find((x) => x.name === p.queueClass);
+    if (c === undefined || seen.has(p.priority)) continue;
+    seen.add(p.priority);
+    out.push("--priority", `${p.priority}=${c.queue}`);
+  }
+  const def = args.classes.find((c) => c.name === "default") ?? args.classes[0];
+  if (def) out.push("--default-queue", def.queue);
+  const sharded = args.classes.find((c) => c.name === args.shardedClass);
+  if (sharded) out.push("--shard-queue", sharded.queue);
+  return out;
+}
+
 export interface ApiContext {
   readonly instance: string;
   readonly namespace: string;
@@ -28,6 +66,8 @@ export interface ApiContext {
   /** Secret holding `brokerUrl` (producer credentials) and `resultBackend`. */
   readonly secretName: string;
   readonly selectNodePool: boolean;
+  /** Routing flags from {@link apiRoutingArgs}. */
+  readonly routingArgs?: readonly string[];
 }
 
 export interface ApiObjects {
@@ -62,7 +102,15 @@ export function apiObjects(ctx: ApiContext): ApiObjects {
             {
               name: "api",
               image: ctx.image,
-              args: ["api", "--port", String(ctx.port)],
+              // Listen on every interface: the load balancer and probes reach the pod IP.
+              args: [
+                "api",
+                "--host",
+                "0.0.0.0",
+                "--port",
+                String(ctx.port),
+                ...(ctx.routingArgs ?? []),
+              ],
               env: [
                 {
                   name: "TASKFLEET_BROKER_URL",

@@ -29,6 +29,8 @@ export interface IngressArgs {
   readonly hostname?: string;
   /** Route 53 hosted zone holding `hostname`. @default - none: required with hostname */
   readonly hostedZoneId?: string;
+  /** Queue routing flags of `taskfleet api` (`apiRoutingArgs`). @default [] (the runtime's built-in high_priority/default routes) */
+  readonly routingArgs?: readonly string[];
   /** Run the API on the system node pool. @default false */
   readonly selectNodePool?: boolean;
 }
@@ -84,6 +86,7 @@ export class Ingress extends pulumi.ComponentResource {
       memoryMiB: args.memoryMiB ?? d.memoryMiB,
       secretName,
       selectNodePool: args.selectNodePool ?? false,
+      routingArgs: args.routingArgs ?? [],
     });
     createObject(name, objs.deployment, { parent: this, dependsOn: [secret] });
     createObject(name, objs.podDisruptionBudget, { parent: this });

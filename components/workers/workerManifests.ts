@@ -72,6 +72,12 @@ export function workerArgs(
     `${pool.name}_worker@%h`,
     `--autoscale=${pool.maxConcurrency},${pool.minConcurrency}`,
     "--prefetch-multiplier=1",
+    // Finish running tasks on SIGTERM within the task time limit (the grace period adds a margin).
+    "--shutdown-timeout",
+    String(pool.taskTimeLimitSeconds),
+    // Probes come from the kubelet through the pod IP, so listen on every interface.
+    "--health-host",
+    "0.0.0.0",
     "--health-port",
     String(ctx.healthPort),
   ];

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { apiObjects } from "../../components/ingress/apiManifests.js";
+import { apiObjects, apiRoutingArgs } from "../../components/ingress/apiManifests.js";
 import { kubernetesObjects } from "../../cli/planEngine.js";
 import { validateK8s } from "./k8sSchema.js";
 import { at, find, mocked, ofType, type RecordedResource } from "./support.js";
@@ -27,6 +27,8 @@ describe("API manifests (pure)", () => {
     });
     expect(at(o.deployment, "spec.template.spec.containers.0.args")).toEqual([
       "api",
+      "--host",
+      "0.0.0.0",
       "--port",
       "8080",
     ]);
@@ -35,6 +37,42 @@ describe("API manifests (pure)", () => {
       "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
     });
     for (const obj of Object.values(o)) await validateK8s(obj);
+  });
+});
+
+describe("API routing (pure)", () => {
+  it("routes each queue class by exchange and routing-key prefix, priorities to their queues, keys to the shard queue", () => {
+    expect(
+      apiRoutingArgs({
+        classes: [
+          {
+            name: "high_priority",
+            queue: "high_priority",
+            exchange: "high_priority",
+            routingKey: "high.#",
+          },
+          { name: "default", queue: "default", exchange: "default", routingKey: "default.#" },
+        ],
+        priorities: [
+          { priority: "high", queueClass: "high_priority" },
+          { priority: "default", queueClass: "default" },
+        ],
+        shardedClass: "default",
+      }),
+    ).toEqual([
+      "--queue",
+      "high_priority=high_priority:high",
+      "--queue",
+      "default=default:default",
+      "--priority",
+      "high=high_priority",
+      "--priority",
+      "default=default",
+      "--default-queue",
+      "default",
+      "--shard-queue",
+      "default",
+    ]);
   });
 });
 

@@ -58,6 +58,10 @@ describe("worker manifests (pure)", () => {
       "high_priority_worker@%h",
       "--autoscale=50,10",
       "--prefetch-multiplier=1",
+      "--shutdown-timeout",
+      "600",
+      "--health-host",
+      "0.0.0.0",
       "--health-port",
       "8080",
     ]);

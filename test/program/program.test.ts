@@ -129,6 +129,16 @@ describe.each(PROD)("stack %s", (stack) => {
     }
   });
 
+  it("runs the API on every interface with the broker's routes (default is sharded in prod)", () => {
+    const api = find(plans[stack]!.resources, "kubernetes:apps/v1:Deployment", "taskfleet-ingress");
+    const args = at(api.inputs, "spec.template.spec.containers.0.args") as string[];
+    expect(args.slice(0, 5)).toEqual(["api", "--host", "0.0.0.0", "--port", "8080"]);
+    expect(args.join(" ")).toContain(
+      "--queue high_priority=high_priority:high --queue default=default:default",
+    );
+    expect(args.slice(-2)).toEqual(["--shard-queue", "default"]);
+  });
+
   it("routes users to the region by latency under the shared name", () => {
     const rec = find(plans[stack]!.resources, "aws:route53/record:Record", "taskfleet-ingress-api");
     expect(rec.inputs).toMatchObject({
