@@ -45,14 +45,20 @@ export async function awaitFederation(
         .filter(([cls]) => federatedClasses.has(cls))
         .reduce((n, [, qs]) => n + qs.length, 0);
       expected += want;
-      let links: { status?: string; queue?: string }[] = [];
-      try {
-        const out = await r.nodes[0]!.ctl(["federation_status", "--formatter", "json"]);
-        links = JSON.parse(out) as typeof links;
-      } catch (err) {
-        notes.push(`${r.name}: ${(err as Error).message.split("\n")[0]}`);
+      // Each node reports the links of the queues it leads, so ask every node of the cluster.
+      const running_ = new Set<string>();
+      for (const node of r.nodes) {
+        try {
+          const out = await node.ctl(["federation_status", "--formatter", "json"]);
+          const links = JSON.parse(out) as { status?: string; queue?: string; upstream?: string }[];
+          for (const l of links) {
+            if (l.status === "running") running_.add(`${l.queue ?? "?"} <- ${l.upstream ?? "?"}`);
+          }
+        } catch (err) {
+          notes.push(`${node.nodeName}: ${(err as Error).message.split("\n")[0]}`);
+        }
       }
-      const ok = links.filter((l) => l.status === "running").length;
+      const ok = running_.size;
       running += Math.min(ok, want);
       if (ok < want) notes.push(`${r.name}: ${ok} of ${want} links running`);
     }

@@ -195,12 +195,14 @@ describe("npm run local", () => {
 });
 
 describe("cross-region delivery through federation", () => {
-  it("runs tasks sent to region A's API on region B's workers when A has none, and A's API reports them", async () => {
+  it("runs tasks sent to region A's API on region B's workers when A has none, and A's API reports them (3-node clusters)", async () => {
     const stack = loadStack(REPO_ROOT, STACK);
     const target = await LocalTarget.start({
       stack,
       stateDir: join(tmp.path, "xregion"),
-      brokerNodes: 1,
+      // Three clustered nodes per region: cluster formation from the generator's fixed node
+      // list, quorum queues on a cluster, and federation between two clusters.
+      brokerNodes: 3,
       tasksModule: DEMO_TASKS,
       poolsFor: (region, pools) =>
         region === "local-a" || region === stack.config.region ? [] : pools,
@@ -208,6 +210,13 @@ describe("cross-region delivery through federation", () => {
     try {
       const [a, b] = target.regions as [(typeof target.regions)[0], (typeof target.regions)[0]];
       expect(a.workers).toHaveLength(0);
+      expect(a.nodes).toHaveLength(3);
+      const cluster = JSON.parse(
+        await a.nodes[0]!.ctl(["cluster_status", "--formatter", "json"]),
+      ) as {
+        running_nodes: string[];
+      };
+      expect([...cluster.running_nodes].sort()).toEqual(a.nodes.map((n) => n.nodeName).sort());
       expect(b.workers.length).toBeGreaterThan(0);
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) {
