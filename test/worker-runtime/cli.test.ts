@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { expandNodeName, parseWorkerArgs } from "../../worker-runtime/src/cli/args.js";
 import { main } from "../../worker-runtime/src/cli/main.js";
+import { createApp } from "../../worker-runtime/src/app.js";
 
 const execFileP = promisify(execFile);
 
@@ -77,6 +78,28 @@ describe("worker flags", () => {
     expect(() => parseWorkerArgs(["-A", "t.js", "--prefetch-multiplier", "-1"], {})).toThrow(
       '--prefetch-multiplier: "-1" is not allowed; use a whole number ≥ 0',
     );
+  });
+
+  it("takes broker and backend from the app's options, else TASKFLEET_*, else CELERY_*, else localhost", () => {
+    const saved = { ...process.env };
+    try {
+      delete process.env.TASKFLEET_BROKER_URL;
+      delete process.env.TASKFLEET_RESULT_BACKEND;
+      process.env.CELERY_BROKER_URL = "amqp://c:c@celery-host:5672/%2F";
+      process.env.CELERY_RESULT_BACKEND = "redis://celery-redis:6379/1";
+      expect(createApp().brokerUrl).toBe("amqp://c:c@celery-host:5672/%2F");
+      expect(createApp().resultBackendUrl).toBe("redis://celery-redis:6379/1");
+      process.env.TASKFLEET_BROKER_URL = "amqp://t:t@tf-host:5672/%2F";
+      expect(createApp().brokerUrl).toBe("amqp://t:t@tf-host:5672/%2F");
+      expect(createApp({ brokerUrl: "amqp://o:o@opt:5672/%2F" }).brokerUrl).toBe(
+        "amqp://o:o@opt:5672/%2F",
+      );
+      delete process.env.TASKFLEET_BROKER_URL;
+      delete process.env.CELERY_BROKER_URL;
+      expect(createApp().brokerUrl).toBe("amqp://guest:guest@localhost:5672//");
+    } finally {
+      process.env = saved;
+    }
   });
 
   it("main() returns 2 with a clear message for usage errors and a missing module", async () => {

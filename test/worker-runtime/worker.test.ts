@@ -103,6 +103,37 @@ describe("worker on real RabbitMQ and Redis", () => {
     expect(seen).toContainEqual([bad.id, "after-bad"]);
   });
 
+  it("acksLate: false acks before running (at-most-once); ignoreResult stores nothing", async () => {
+    const { app, client, queue } = await setup();
+    let started = 0;
+    app.task(
+      "early",
+      () => {
+        started++;
+        return new Promise(() => undefined);
+      },
+      { acksLate: false },
+    );
+    app.task("quiet", () => "unseen", { ignoreResult: true });
+    app.task("mark", () => "done");
+    const worker = await startWorker(app, { concurrency: 2 });
+    const quiet = await client.sendTask("quiet");
+    await (await client.sendTask("mark")).get({ timeoutMs: 10_000 });
+    await until(() => worker.metrics.succeeded === 2, 5000, "quiet ran");
+    expect(await quiet.state()).toBe("PENDING");
+    await client.sendTask("early");
+    await until(() => started === 1, 5000, "early started");
+    await worker.stop({ timeoutMs: 100 });
+    const c = await amqp.connect(inject("amqpUrl"));
+    const ch = await c.createChannel();
+    // acked before it ran, so the worker's exit does not bring it back
+    expect((await ch.checkQueue(queue)).messageCount).toBe(0);
+    await c.close();
+    await app.close();
+    await client.close();
+    await deleteQueues(queue);
+  });
+
   it("dead-letters poison (bad body, unknown task, wrong arity) and keeps consuming", async () => {
     const { app, client, queue } = await setup();
     app.task("two.args", (a: number, b: number, _ctx: TaskContext) => a * b);
