@@ -3,9 +3,9 @@ import { PEER_OUTPUTS } from "./upstreams.js";
 
 /** A region this region federates with. */
 export interface FederationPeerArgs {
-  /** The peer's AWS region (the link's name in the broker's definitions). */
+  /** The peer's AWS region (the link's name in the broker's definitions). @default - required */
   readonly region: string;
-  /** The peer's fully qualified stack, `<org>/<project>/<stack>`. */
+  /** The peer's fully qualified stack, `<org>/<project>/<stack>`. @default - required */
   readonly stack: string;
 }
 
