@@ -236,6 +236,26 @@ describe("worker on real RabbitMQ and Redis", () => {
     expect(ranAt - t0).toBeLessThan(10_000);
   });
 
+  it("delays through replicated quorum delay queues when asked (--delay-queues=quorum)", async () => {
+    const { app, client, queue } = await setup();
+    let ranAt = 0;
+    app.task("later.q", () => {
+      ranAt = Date.now();
+      return "done";
+    });
+    const worker = await run(app, { delayQueues: "quorum" }, queue, client);
+    const t0 = Date.now();
+    const r = await client.sendTask("later.q", [], {}, { countdown: 2 });
+    await sleep(500);
+    expect(worker.reserved).toBe(0);
+    const c = await amqp.connect(inject("amqpUrl"));
+    const ch = await c.createChannel();
+    expect((await ch.checkQueue("taskfleet.delay.quorum.0")).messageCount).toBe(1);
+    await c.close();
+    expect(await r.get({ timeoutMs: 15_000 })).toBe("done");
+    expect(ranAt - t0).toBeGreaterThanOrEqual(1900);
+  });
+
   it("records expired tasks as REVOKED without running them", async () => {
     const { app, client, queue } = await setup();
     let ran = false;

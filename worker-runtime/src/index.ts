@@ -25,6 +25,9 @@ export {
 export {
   DEFAULT_QUEUES,
   DELAY_EXCHANGE,
+  delayExchange,
+  delayQueueName,
+  type DelayQueueType,
   POISON_EXCHANGE,
   POISON_QUEUE,
   ensureQueue,

@@ -16,8 +16,16 @@ export const DELAY_EXCHANGE = "taskfleet.delay";
 export const DELAY_HEADER = "taskfleet-delay";
 export const MAX_DELAY_LEVEL = 24;
 
-export function delayQueueName(level: number): string {
-  return `${DELAY_EXCHANGE}.${level}`;
+/** Classic delay queues (one node each) or quorum ones (replicated, at-least-once dead-lettering). */
+export type DelayQueueType = "classic" | "quorum";
+
+/** The headers exchange delays go through; quorum delays use their own so the two never mix. */
+export function delayExchange(type: DelayQueueType = "classic"): string {
+  return type === "classic" ? DELAY_EXCHANGE : `${DELAY_EXCHANGE}.quorum`;
+}
+
+export function delayQueueName(level: number, type: DelayQueueType = "classic"): string {
+  return `${delayExchange(type)}.${level}`;
 }
 
 /** The level (2^level seconds) for a remaining delay, or null when under one second. */
@@ -26,16 +34,33 @@ export function delayLevelFor(remainingMs: number): number | null {
   return Math.min(MAX_DELAY_LEVEL, Math.floor(Math.log2(remainingMs / 1000)));
 }
 
+/** Queue arguments of one delay level. */
+export function delayQueueArguments(
+  level: number,
+  type: DelayQueueType = "classic",
+): Record<string, unknown> {
+  const base = { "x-message-ttl": 2 ** level * 1000, "x-dead-letter-exchange": "" };
+  return type === "classic"
+    ? base
+    : {
+        ...base,
+        "x-queue-type": "quorum",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+      };
+}
+
 /** Declares the delay exchange and all level queues (idempotent). */
-export async function declareDelayTopology(ch: Channel): Promise<void> {
-  await ch.assertExchange(DELAY_EXCHANGE, "headers", { durable: true });
+export async function declareDelayTopology(
+  ch: Channel,
+  type: DelayQueueType = "classic",
+): Promise<void> {
+  const exchange = delayExchange(type);
+  await ch.assertExchange(exchange, "headers", { durable: true });
   for (let level = 0; level <= MAX_DELAY_LEVEL; level++) {
-    const q = delayQueueName(level);
-    await ch.assertQueue(q, {
-      durable: true,
-      arguments: { "x-message-ttl": 2 ** level * 1000, "x-dead-letter-exchange": "" },
-    });
-    await ch.bindQueue(q, DELAY_EXCHANGE, "", { "x-match": "all", [DELAY_HEADER]: String(level) });
+    const q = delayQueueName(level, type);
+    await ch.assertQueue(q, { durable: true, arguments: delayQueueArguments(level, type) });
+    await ch.bindQueue(q, exchange, "", { "x-match": "all", [DELAY_HEADER]: String(level) });
   }
 }
 

@@ -23,6 +23,7 @@ export interface WorkerArgs {
   resultBackend: string | undefined;
   declare: boolean;
   deadLetter: "republish" | "reject";
+  delayQueues: "classic" | "quorum";
   help: boolean;
 }
 
@@ -60,6 +61,7 @@ const FLAGS: Record<string, { key: keyof WorkerArgs | "ignore"; value: boolean }
   "--result-backend": { key: "resultBackend", value: true },
   "--no-declare": { key: "declare", value: false },
   "--dead-letter": { key: "deadLetter", value: true },
+  "--delay-queues": { key: "delayQueues", value: true },
   "-h": { key: "help", value: false },
   "--help": { key: "help", value: false },
   "-P": { key: "ignore", value: true },
@@ -132,6 +134,10 @@ export function parseWorkerArgs(
   if (dl && dl.value !== "republish" && dl.value !== "reject") {
     throw new UsageError(`${dl.flag}: "${dl.value}" is not allowed; use republish or reject`);
   }
+  const dq = get("delayQueues");
+  if (dq && dq.value !== "classic" && dq.value !== "quorum") {
+    throw new UsageError(`${dq.flag}: "${dq.value}" is not allowed; use classic or quorum`);
+  }
   let shutdown = 30;
   if (st) {
     shutdown = Number(st.value);
@@ -166,6 +172,7 @@ export function parseWorkerArgs(
     resultBackend: get("resultBackend")?.value,
     declare: !raw.has("declare"),
     deadLetter: (dl?.value as "republish" | "reject" | undefined) ?? "republish",
+    delayQueues: (dq?.value as "classic" | "quorum" | undefined) ?? "classic",
     help,
   };
 }
@@ -191,5 +198,7 @@ Runs a Celery-compatible worker for the tasks registered on the module's exporte
       --no-declare              never declare queues; only check that they exist
       --dead-letter <mode>      poison messages: republish (to taskfleet.poison, default) or reject
                                 (for queues with their own dead-letter exchange)
+      --delay-queues <type>     countdown/retry delay queues: classic (default) or quorum (replicated,
+                                for clusters)
   -h, --help                    this help
 `;

@@ -75,6 +75,7 @@ async function runWorker(argv: readonly string[]): Promise<number> {
     shutdownTimeoutMs: args.shutdownTimeoutSeconds * 1000,
     declareQueues: args.declare ? app.declareQueues : "passive",
     deadLetter: args.deadLetter,
+    delayQueues: args.delayQueues,
     connectRounds: 10,
     logger: log,
   });

@@ -11,10 +11,11 @@ import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { RetryRequest, parseRateLimit, type App, type Task, type TaskContext } from "../app.js";
 import { AmqpConnection } from "../amqp/connection.js";
 import {
-  DELAY_EXCHANGE,
   DELAY_HEADER,
+  delayExchange,
   POISON_EXCHANGE,
   declareDelayTopology,
+  type DelayQueueType,
   declarePoisonTopology,
   delayLevelFor,
   ensureQueue,
@@ -65,6 +66,11 @@ export interface WorkerOptions {
    * dead-letter exchange. @default "republish"
    */
   deadLetter?: "republish" | "reject";
+  /**
+   * Delay level queues: "classic" (one node each) or "quorum" (replicated; at-least-once
+   * dead-lettering, for clusters). @default "classic"
+   */
+  delayQueues?: DelayQueueType;
   /** Answer Celery remote control (`celery inspect ping`, Flower). @default true */
   remoteControl?: boolean;
   /** Rounds over the broker URLs before start() fails. @default 3 */
@@ -339,7 +345,7 @@ export class Worker {
           }
         }
       });
-      await declareDelayTopology(ch);
+      await declareDelayTopology(ch, this.opts.delayQueues ?? "classic");
       await declarePoisonTopology(ch);
       if (this.events) await this.events.attach(ch);
       await ch.prefetch(this.prefetch, false);
@@ -577,7 +583,7 @@ export class Worker {
     const { msg } = job;
     try {
       await this.app.producer().publish({
-        exchange: DELAY_EXCHANGE,
+        exchange: delayExchange(this.opts.delayQueues ?? "classic"),
         routingKey: job.queue,
         content: msg.content,
         options: {
@@ -755,7 +761,7 @@ export class Worker {
         const level = delayLevelFor(countdown * 1000);
         if (store) await this.app.backend().store({ ...base, status: "RETRY", error: cause });
         await this.app.producer().publish({
-          exchange: level === null ? "" : DELAY_EXCHANGE,
+          exchange: level === null ? "" : delayExchange(this.opts.delayQueues ?? "classic"),
           routingKey: job.queue,
           content: enc.body,
           options: {
