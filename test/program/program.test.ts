@@ -2,6 +2,7 @@
  * The whole three-region program, each prod stack's config through the entry program (index.ts)
  * under Pulumi's mocks, as `taskfleet plan` runs it; plus the dev stack on an existing cluster.
  */
+import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { planStack, validateStackFolder, type PlanResult } from "../../cli/plan.js";
 import { validateK8s } from "../components/k8sSchema.js";
@@ -21,6 +22,16 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("the stack folder", () => {
+  it("holds no secrets: no secure values, passwords or tokens in the stack files", () => {
+    for (const stack of [...PROD, "dev"]) {
+      const text = readFileSync(
+        new URL(`../../stacks/Pulumi.${stack}.yaml`, import.meta.url),
+        "utf8",
+      );
+      expect([stack, /secure:|password|authToken|token:/i.test(text)]).toEqual([stack, false]);
+    }
+  });
+
   it("passes the cross-stack checks: one Global Datastore primary, two secondaries, disjoint VPCs", () => {
     expect(() => validateStackFolder()).not.toThrow();
   });
@@ -49,6 +60,14 @@ describe.each(PROD)("stack %s", (stack) => {
       "taskfleet:workers:WorkerTier",
     ]);
     expect(find(res, "pulumi:providers:aws", `aws-${region}`).inputs).toMatchObject({ region });
+    // The region's provider reaches AWS resources deep in the tree through the Region's options.
+    expect(find(res, "aws:ec2/vpc:Vpc", "taskfleet-network-vpc").provider).toContain(
+      `aws-${region}`,
+    );
+    expect(
+      find(res, "aws:elasticache/replicationGroup:ReplicationGroup", "taskfleet-storage-redis")
+        .provider,
+    ).toContain(`aws-${region}`);
   });
 
   it("runs a 5-node broker on gp3 with 6000 IOPS and a 5-node broker pool", () => {
