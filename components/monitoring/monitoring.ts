@@ -14,10 +14,11 @@ import {
   PATHS,
   planMonitoring,
   type MonitoredPods,
+  type MonitoredTls,
 } from "./monitoringPlan.js";
 import type { AlertThresholds } from "./thresholds.js";
 
-export type { MonitoredPods };
+export type { MonitoredPods, MonitoredTls };
 
 /** The result backend redis_exporter watches. */
 export interface MonitoredRedis {
@@ -190,12 +191,21 @@ export class Monitoring extends pulumi.ComponentResource {
                     { name: "config", mountPath: PATHS.prometheusConfigDir, readOnly: true },
                     { name: "rules", mountPath: PATHS.prometheusRulesDir, readOnly: true },
                     { name: "data", mountPath: PATHS.prometheusData },
+                    ...plan.caMounts.map((c) => ({
+                      name: c.volume,
+                      mountPath: c.mountPath,
+                      readOnly: true,
+                    })),
                   ],
                 },
               ],
               volumes: [
                 { name: "config", configMap: { name: promConfig.metadata.name } },
                 { name: "rules", configMap: { name: promRules.metadata.name } },
+                ...plan.caMounts.map((c) => ({
+                  name: c.volume,
+                  secret: { secretName: c.secretName, items: [{ key: c.key, path: c.key }] },
+                })),
               ],
             },
           },

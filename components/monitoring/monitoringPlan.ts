@@ -31,6 +31,29 @@ export interface MonitoredPods {
   readonly podLabels?: Readonly<Record<string, string>>;
   /** Port serving `/metrics`. @default - 15692 for brokers, 8080 (the runtime's health port) for workers and the API */
   readonly port?: number;
+  /**
+   * Scrape over HTTPS (RabbitMQ with TLS on serves metrics only on 15691 over TLS). The CA comes
+   * from a Secret in the monitoring namespace.
+   * @default - plain HTTP
+   */
+  readonly tls?: MonitoredTls;
+}
+
+export interface MonitoredTls {
+  /** Secret (in the monitoring namespace) holding the CA certificate. */
+  readonly caSecretName: string;
+  /** Key of the CA certificate in that Secret. @default "ca.crt" */
+  readonly caKey?: string;
+  /** Name the targets' certificates carry (pods are scraped by IP). */
+  readonly serverName: string;
+}
+
+/** A CA Secret the Prometheus pod mounts, for one scraped workload. */
+export interface CaMount {
+  readonly volume: string;
+  readonly secretName: string;
+  readonly key: string;
+  readonly mountPath: string;
 }
 
 /** Plain (non-Output) settings of the Monitoring component; see MonitoringArgs for the docs. */
@@ -80,6 +103,7 @@ export const PATHS = Object.freeze({
   grafanaProvisioning: "/etc/grafana/provisioning",
   grafanaDashboards: "/etc/grafana/dashboards",
   grafanaData: "/var/lib/grafana",
+  prometheusTlsDir: "/etc/prometheus/tls",
 });
 
 export interface MonitoringPlan {
@@ -108,14 +132,43 @@ export interface MonitoringPlan {
   };
   readonly prometheusUrl: string;
   readonly grafanaUrl: string;
+  /** CA Secrets to mount into Prometheus for HTTPS scrapes. */
+  readonly caMounts: readonly CaMount[];
 }
 
 const NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
-function pods(field: string, p: MonitoredPods, component: string, port: number): TargetSource {
+function caMount(field: string, tls: MonitoredTls): CaMount {
+  if (
+    typeof tls.caSecretName !== "string" ||
+    !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(tls.caSecretName)
+  ) {
+    throw new Error(
+      `${field}.tls.caSecretName: ${JSON.stringify(tls.caSecretName)} is not a Secret name; name the Secret holding the CA certificate`,
+    );
+  }
+  const key = tls.caKey ?? "ca.crt";
+  if (!/^[-._a-zA-Z0-9]+$/.test(key)) {
+    throw new Error(`${field}.tls.caKey: ${JSON.stringify(key)} is not a Secret key`);
+  }
+  return {
+    volume: `${field}-ca`,
+    secretName: tls.caSecretName,
+    key,
+    mountPath: `${PATHS.prometheusTlsDir}/${field}`,
+  };
+}
+
+function pods(
+  field: string,
+  p: MonitoredPods,
+  component: string,
+  port: number,
+): { source: TargetSource; ca?: CaMount } {
   if (p === undefined || p === null || typeof p !== "object") {
     throw new Error(`${field}: missing; give the namespace (and labels) of the ${component} pods`);
   }
+  const ca = p.tls ? caMount(field, p.tls) : undefined;
   const source: TargetSource = {
     kind: "kubernetesPods",
     namespace: p.namespace,
@@ -124,9 +177,12 @@ function pods(field: string, p: MonitoredPods, component: string, port: number):
       "app.kubernetes.io/component": component,
     },
     port: p.port ?? port,
+    ...(p.tls && ca
+      ? { tls: { caFile: `${ca.mountPath}/${ca.key}`, serverName: p.tls.serverName } }
+      : {}),
   };
   validateTargetSource(field, source);
-  return source;
+  return ca ? { source, ca } : { source };
 }
 
 /** Validates the settings and decides everything; throws naming the field as the user wrote it. */
@@ -157,11 +213,11 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
       `prometheusMemoryGiB: ${JSON.stringify(memory)} is not allowed; use whole GiB from 1 to 256`,
     );
   }
-  const targets = {
-    rabbitmq: pods("brokers", s.brokers, "broker", d.brokerPort),
-    workers: pods("workers", s.workers, "worker", d.workerPort),
-    api: pods("api", s.api, "api", d.apiPort),
-  };
+  const brokers = pods("brokers", s.brokers, "broker", d.brokerPort);
+  const workers = pods("workers", s.workers, "worker", d.workerPort);
+  const api = pods("api", s.api, "api", d.apiPort);
+  const targets = { rabbitmq: brokers.source, workers: workers.source, api: api.source };
+  const caMounts = [brokers.ca, workers.ca, api.ca].filter((c): c is CaMount => c !== undefined);
   const names = {
     prometheus: `${name}-prometheus`,
     grafana: `${name}-grafana`,
@@ -221,5 +277,6 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
     },
     prometheusUrl,
     grafanaUrl: `http://${svc(names.grafana, 3000)}`,
+    caMounts,
   };
 }

@@ -11,12 +11,22 @@ import {
 } from "./metrics.js";
 import { RULE_FILE_NAME } from "./alertRules.js";
 
+/** Scrape over HTTPS, verifying the target's certificate. */
+export interface ScrapeTls {
+  /** CA certificate file inside the Prometheus container. */
+  caFile: string;
+  /** Name the certificate must carry (pods are scraped by IP, so it cannot be the address). */
+  serverName: string;
+}
+
 /** Where a job finds its targets. */
 export type TargetSource =
   | {
       /** Fixed `host:port` targets (the local target, or a Service's DNS name). */
       kind: "static";
       targets: readonly string[];
+      /** @default - plain HTTP */
+      tls?: ScrapeTls;
     }
   | {
       /** Running pods in one namespace whose labels match all of `podLabels`, scraped on `port`. */
@@ -24,6 +34,8 @@ export type TargetSource =
       namespace: string;
       podLabels: Readonly<Record<string, string>>;
       port: number;
+      /** @default - plain HTTP */
+      tls?: ScrapeTls;
     };
 
 export interface ScrapeTargets {
@@ -63,6 +75,8 @@ export interface RelabelConfig {
 export interface ScrapeConfig {
   job_name: string;
   metrics_path: string;
+  scheme?: "https";
+  tls_config?: { ca_file: string; server_name: string };
   params?: Record<string, string[]>;
   scrape_interval?: string;
   static_configs?: { targets: string[] }[];
@@ -97,6 +111,21 @@ export function podLabelMeta(key: string): string {
 
 /** Validates one target source; errors name it as `field` (e.g. `brokers`). */
 export function validateTargetSource(field: string, s: TargetSource): void {
+  if (s.tls !== undefined) {
+    if (typeof s.tls.caFile !== "string" || !s.tls.caFile.startsWith("/")) {
+      throw new Error(
+        `${field}.tls.caFile: ${JSON.stringify(s.tls.caFile)} is not an absolute path; give the CA file inside the Prometheus container`,
+      );
+    }
+    if (
+      typeof s.tls.serverName !== "string" ||
+      !/^[A-Za-z0-9*]([-A-Za-z0-9.]*[A-Za-z0-9])?$/.test(s.tls.serverName)
+    ) {
+      throw new Error(
+        `${field}.tls.serverName: ${JSON.stringify(s.tls.serverName)} is not a host name; give a name the certificate carries`,
+      );
+    }
+  }
   if (s.kind === "static") {
     for (const [i, t] of s.targets.entries()) {
       if (!HOST_PORT.test(t) || Number(t.split(":").pop()) > 65535) {
@@ -154,9 +183,19 @@ function escapeRegex(v: string): string {
   return v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-function targetsFor(
-  s: TargetSource,
-): Pick<ScrapeConfig, "static_configs" | "kubernetes_sd_configs" | "relabel_configs"> {
+type Targets = Pick<
+  ScrapeConfig,
+  "scheme" | "tls_config" | "static_configs" | "kubernetes_sd_configs" | "relabel_configs"
+>;
+
+function targetsFor(s: TargetSource): Targets {
+  const tls: Targets = s.tls
+    ? { scheme: "https", tls_config: { ca_file: s.tls.caFile, server_name: s.tls.serverName } }
+    : {};
+  return { ...tls, ...discovery(s) };
+}
+
+function discovery(s: TargetSource): Targets {
   if (s.kind === "static") return { static_configs: [{ targets: [...s.targets] }] };
   const keys = Object.keys(s.podLabels).sort();
   return {

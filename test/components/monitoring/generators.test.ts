@@ -309,6 +309,55 @@ describe("Prometheus config generator", () => {
     expect(podLabelMeta("taskfleet.io/pool")).toBe("__meta_kubernetes_pod_label_taskfleet_io_pool");
   });
 
+  it("scrapes over HTTPS with the given CA and server name (RabbitMQ with TLS on)", () => {
+    const cfg = generatePrometheusConfig({
+      region: "x",
+      targets: {
+        ...staticTargets,
+        rabbitmq: {
+          kind: "kubernetesPods",
+          namespace: "taskfleet",
+          podLabels: { "app.kubernetes.io/component": "broker" },
+          port: 15691,
+          tls: {
+            caFile: "/etc/prometheus/tls/brokers/ca.crt",
+            serverName: "tf-broker.taskfleet.svc",
+          },
+        },
+      },
+    });
+    for (const job of cfg.scrape_configs.slice(0, 2)) {
+      expect(job.scheme).toBe("https");
+      expect(job.tls_config).toEqual({
+        ca_file: "/etc/prometheus/tls/brokers/ca.crt",
+        server_name: "tf-broker.taskfleet.svc",
+      });
+    }
+    expect(cfg.scrape_configs[2]!.scheme).toBeUndefined();
+    expect(() =>
+      generatePrometheusConfig({
+        region: "x",
+        targets: {
+          ...staticTargets,
+          api: { kind: "static", targets: ["a:1"], tls: { caFile: "ca.crt", serverName: "a" } },
+        },
+      }),
+    ).toThrow(
+      'targets.api.tls.caFile: "ca.crt" is not an absolute path; give the CA file inside the Prometheus container',
+    );
+    expect(() =>
+      generatePrometheusConfig({
+        region: "x",
+        targets: {
+          ...staticTargets,
+          api: { kind: "static", targets: ["a:1"], tls: { caFile: "/ca.crt", serverName: "" } },
+        },
+      }),
+    ).toThrow(
+      'targets.api.tls.serverName: "" is not a host name; give a name the certificate carries',
+    );
+  });
+
   it("omits the redis job when no exporter is given, and renders parseable text", () => {
     const { redis: _r, ...noRedis } = staticTargets;
     const cfg = generatePrometheusConfig({ region: "dev", targets: noRedis });

@@ -216,6 +216,40 @@ describe("Monitoring (mocks)", () => {
   });
 });
 
+describe("Monitoring with TLS brokers (mocks)", () => {
+  it("mounts the broker CA into Prometheus and scrapes the brokers over HTTPS", async () => {
+    const engine = await mocked();
+    const { Monitoring } = await import("../../../components/monitoring/monitoring.js");
+    new Monitoring("tls-mon", {
+      ...ARGS,
+      brokers: {
+        namespace: "taskfleet",
+        port: 15691,
+        tls: { caSecretName: "tf-broker-tls", serverName: "tf-broker.taskfleet.svc" },
+      },
+    });
+    await engine.settle();
+    const ss = find(engine.resources, SS, "tls-mon-prometheus").inputs;
+    expect(at(ss, "spec.template.spec.volumes.2")).toEqual({
+      name: "brokers-ca",
+      secret: { secretName: "tf-broker-tls", items: [{ key: "ca.crt", path: "ca.crt" }] },
+    });
+    expect(at(ss, "spec.template.spec.containers.0.volumeMounts.3")).toEqual({
+      name: "brokers-ca",
+      mountPath: "/etc/prometheus/tls/brokers",
+      readOnly: true,
+    });
+    const data = at(find(engine.resources, CM, "tls-mon-prometheus-config").inputs, "data");
+    const config = JSON.parse((data as Record<string, string>)["prometheus.yml"]!);
+    expect(config.scrape_configs[0].scheme).toBe("https");
+    expect(config.scrape_configs[0].tls_config).toEqual({
+      ca_file: "/etc/prometheus/tls/brokers/ca.crt",
+      server_name: "tf-broker.taskfleet.svc",
+    });
+    expect(config.scrape_configs[0].relabel_configs.at(-3).replacement).toBe("$1:15691");
+  });
+});
+
 describe("Monitoring validation (before anything is created)", () => {
   const base: MonitoringSettings = { ...ARGS, monitorRedis: false };
   it.each([
@@ -254,6 +288,10 @@ describe("Monitoring validation (before anything is created)", () => {
     [
       { ...base, prometheusMemoryGiB: 0.5 },
       "prometheusMemoryGiB: 0.5 is not allowed; use whole GiB from 1 to 256",
+    ],
+    [
+      { ...base, brokers: { namespace: "tf", tls: { caSecretName: "Bad_Name", serverName: "b" } } },
+      'brokers.tls.caSecretName: "Bad_Name" is not a Secret name; name the Secret holding the CA certificate',
     ],
   ])("rejects bad settings (case %#) with the exact message", (settings, message) => {
     expect(() => planMonitoring("tf-mon", settings)).toThrow(message);

@@ -82,7 +82,12 @@ describe("promtool", () => {
       region: "local",
       rulesDir: dir.path,
       targets: {
-        rabbitmq: { kind: "static", targets: ["127.0.0.1:15692"] },
+        // HTTPS with a CA file and server name, as for RabbitMQ with TLS on.
+        rabbitmq: {
+          kind: "static",
+          targets: ["127.0.0.1:15691"],
+          tls: { caFile: join(dir.path, "ca.crt"), serverName: "rabbit.local" },
+        },
         workers: { kind: "static", targets: ["127.0.0.1:9808"] },
         api: { kind: "static", targets: ["127.0.0.1:8080"] },
         redis: { kind: "static", targets: ["127.0.0.1:9121"] },
