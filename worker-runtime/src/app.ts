@@ -44,9 +44,11 @@ export class RetryRequest extends Error {
   }
 }
 
-// Handlers take the task's positional arguments and then the context.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type TaskHandler = (...args: any[]) => unknown;
+/**
+ * A handler takes the task's positional arguments and then the context. `never[]` accepts
+ * handlers with any parameter types (`(a: number, b: string, ctx: TaskContext) => ...`).
+ */
+export type TaskHandler = (...args: never[]) => unknown;
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 

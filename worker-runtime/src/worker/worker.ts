@@ -681,7 +681,8 @@ export class Worker {
     };
     let outcome: { ok: true; value: unknown } | { ok: false; err: unknown };
     try {
-      const p = Promise.resolve().then(() => task.handler(...req.args, ctx));
+      const handler = task.handler as (...args: unknown[]) => unknown;
+      const p = Promise.resolve().then(() => handler(...req.args, ctx));
       const value = hard
         ? await Promise.race([
             p,
