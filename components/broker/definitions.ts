@@ -129,6 +129,20 @@ export function upstreamSetName(queueClass: string, kind: "queues" | "exchanges"
 /** Objects a federation link creates at its upstream: `federation: <exchange> -> <node>`. */
 const FEDERATION_OBJECTS = "^federation: .*$";
 
+/**
+ * Objects the worker runtime declares and uses besides the task queues (regex alternatives,
+ * unanchored): its delay queues and poison queue, the default exchange (the delay queues'
+ * dead-letter target), and Celery's remote-control (`celery.pidbox`, `reply.celery.pidbox`,
+ * `<node>.celery.pidbox`) and event (`celeryev`) objects.
+ */
+export const WORKER_RUNTIME_OBJECTS: readonly string[] = Object.freeze([
+  "taskfleet\\.(delay|poison)(\\..*)?",
+  "amq\\.default",
+  "(reply\\.)?celery\\.pidbox",
+  ".+\\.celery\\.pidbox",
+  "celeryev(\\..*)?",
+]);
+
 /** Least-privilege permissions of each role on the spec's vhost. */
 export function rolePermissions(spec: BrokerSpec): Record<BrokerRole, DefinitionPermission> {
   const o = brokerObjects(spec);
@@ -149,8 +163,14 @@ export function rolePermissions(spec: BrokerSpec): Record<BrokerRole, Definition
   });
   const u = spec.users;
   return {
-    // Workers (re)declare and consume their queues and publish retries/chains to task exchanges.
-    workers: p(u.workers, exactNames(consume), exactNames(taskExchanges), exactNames(consume)),
+    // Workers (re)declare and consume their queues, publish retries/chains to task exchanges, and
+    // use the runtime's own delay/poison queues and Celery's remote-control and event objects.
+    workers: p(
+      u.workers,
+      exactNames(consume, WORKER_RUNTIME_OBJECTS),
+      exactNames(taskExchanges, WORKER_RUNTIME_OBJECTS),
+      exactNames(consume, WORKER_RUNTIME_OBJECTS),
+    ),
     // Producers only publish to the task exchanges.
     producers: p(u.producers, "^$", exactNames(taskExchanges), "^$"),
     // Downstream regions pull task queues and bind to task exchanges through their own objects.

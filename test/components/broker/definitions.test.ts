@@ -97,9 +97,11 @@ describe("buildDefinitions", () => {
       {
         user: "taskfleet-workers",
         vhost: "/",
-        configure: "^(high_priority|default\\.shard\\.0|default\\.shard\\.1)$",
-        write: "^(high_priority|default)$",
-        read: "^(high_priority|default\\.shard\\.0|default\\.shard\\.1)$",
+        configure:
+          "^(high_priority|default\\.shard\\.0|default\\.shard\\.1|taskfleet\\.(delay|poison)(\\..*)?|amq\\.default|(reply\\.)?celery\\.pidbox|.+\\.celery\\.pidbox|celeryev(\\..*)?)$",
+        write:
+          "^(high_priority|default|taskfleet\\.(delay|poison)(\\..*)?|amq\\.default|(reply\\.)?celery\\.pidbox|.+\\.celery\\.pidbox|celeryev(\\..*)?)$",
+        read: "^(high_priority|default\\.shard\\.0|default\\.shard\\.1|taskfleet\\.(delay|poison)(\\..*)?|amq\\.default|(reply\\.)?celery\\.pidbox|.+\\.celery\\.pidbox|celeryev(\\..*)?)$",
       },
       {
         user: "taskfleet-producers",

@@ -121,6 +121,19 @@ describe("scenario 1: a node booted from the rendered files", () => {
     expect(e.message).toMatch(/ACCESS_REFUSED/);
   });
 
+  it("a worker declares the runtime's own objects but no other queue", async () => {
+    const conn = await as("workers");
+    const ch = await conn.createChannel();
+    await ch.assertQueue("taskfleet.poison", { durable: true });
+    await ch.assertExchange("celery.pidbox", "fanout", { durable: false, autoDelete: false });
+    await ch.deleteQueue("taskfleet.poison");
+    await ch.deleteExchange("celery.pidbox");
+    const c2 = await conn.createChannel();
+    c2.on("error", () => undefined);
+    const e = await amqpError(() => c2.assertQueue("worker-made-queue"));
+    expect(e.code).toBe(403);
+  });
+
   it("a worker cannot read the federation user's queues (403 ACCESS_REFUSED)", async () => {
     const fed = await (await as("federation")).createChannel();
     const q = "federation: default -> test-downstream";
