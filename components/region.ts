@@ -4,7 +4,7 @@ import { ComputeCluster } from "./compute/computeCluster.js";
 import { POOL_LABEL } from "./compute/nodePools.js";
 import type { RegionConfig } from "./config/regionConfig.js";
 import { Federation } from "./federation/federation.js";
-import { federationUris, PEER_OUTPUTS } from "./federation/upstreams.js";
+import { PEER_OUTPUTS } from "./federation/upstreams.js";
 import { Ingress } from "./ingress/ingress.js";
 import { namespace as namespaceObject, type K8sObject } from "./k8s/objects.js";
 import { createObject } from "./k8s/place.js";
@@ -32,6 +32,16 @@ export const REGION_DEFAULTS = Object.freeze({
   monitoringStorageClass: "taskfleet-gp3",
 });
 
+/**
+ * An Output whose value is supplied later in the same constructor (the broker's endpoint, for
+ * the Federation built before the broker that needs its upstreams).
+ */
+function later<T>(): { output: pulumi.Output<T>; set: (value: pulumi.Output<T>) => void } {
+  let set!: (value: pulumi.Output<T>) => void;
+  const promise = new Promise<pulumi.Output<T>>((resolve) => (set = resolve));
+  return { output: pulumi.output(promise) as unknown as pulumi.Output<T>, set };
+}
+
 /** General-purpose SSD class for Prometheus and other volumes (gp3, encrypted). */
 function gp3Class(name: string): K8sObject {
   return {
@@ -53,7 +63,8 @@ function gp3Class(name: string): K8sObject {
  * before creating anything. Pass the region's AWS provider through `opts.providers`.
  *
  * Publishes for its peers (stack outputs, see PEER_OUTPUTS / PRIMARY_OUTPUTS) this region's broker
- * URIs and federation password, and, in the primary region, the Global Datastore id and AUTH token.
+ * URIs and federation password (through the Federation), and its result backend's endpoint,
+ * Global Datastore id and AUTH token.
  */
 export class Region extends pulumi.ComponentResource {
   public static readonly TOKEN = "taskfleet:region:Region";
@@ -156,35 +167,55 @@ export class Region extends pulumi.ComponentResource {
       parent,
     );
 
+    // The Federation reads the peers before the broker exists (the broker needs their URIs) and
+    // publishes this region's endpoint, which the broker supplies once it is built.
+    const localEndpoint = later<string>();
+    const localPassword = later<string>();
     const federation = new Federation(
       `${name}-federation`,
-      { region: cfg.region, peers: cfg.federation.peers },
+      {
+        region: cfg.region,
+        peers: cfg.federation.peers,
+        localEndpoint: localEndpoint.output,
+        localPassword: localPassword.output,
+        localTls: plan.brokerSpec.tls.enabled,
+      },
       parent,
     );
 
     const bc = cfg.brokerCluster;
-    const broker = new BrokerCluster(
-      `${name}-broker`,
-      {
-        region: cfg.region,
-        spec: args.broker,
-        upstreamUris: federation.upstreamUris,
-        upstreamPasswords: federation.upstreamPasswords,
-        namespace: ns,
-        image: bc.image,
-        volumeType: bc.volumeType,
-        volumeSizeGiB: bc.volumeSizeGiB,
-        iops: bc.iops,
-        throughputMiBps: bc.volumeType === "gp3" ? bc.throughputMiBps : undefined,
-        cpu: bc.cpu,
-        memoryGiB: bc.memoryGiB,
-        terminationGracePeriodSeconds: bc.terminationGracePeriodSeconds,
-        storageClassName: bc.storageClassName,
-        selectNodePool: compute.managedNodePools,
-        clientCidrs: plan.brokerClientCidrs,
-      },
-      inNamespace,
-    );
+    let broker: BrokerCluster;
+    try {
+      broker = new BrokerCluster(
+        `${name}-broker`,
+        {
+          region: cfg.region,
+          spec: args.broker,
+          upstreamUris: federation.upstreamUris,
+          upstreamPasswords: federation.upstreamPasswords,
+          namespace: ns,
+          image: bc.image,
+          volumeType: bc.volumeType,
+          volumeSizeGiB: bc.volumeSizeGiB,
+          iops: bc.iops,
+          throughputMiBps: bc.volumeType === "gp3" ? bc.throughputMiBps : undefined,
+          cpu: bc.cpu,
+          memoryGiB: bc.memoryGiB,
+          terminationGracePeriodSeconds: bc.terminationGracePeriodSeconds,
+          storageClassName: bc.storageClassName,
+          selectNodePool: compute.managedNodePools,
+          clientCidrs: plan.brokerClientCidrs,
+        },
+        inNamespace,
+      );
+    } catch (err) {
+      // Never leave the Federation's outputs waiting on a broker that was not built.
+      localEndpoint.set(pulumi.output(""));
+      localPassword.set(pulumi.output(""));
+      throw err;
+    }
+    localEndpoint.set(broker.endpoint);
+    localPassword.set(broker.passwords.apply((p) => p.federation));
 
     const workers = new WorkerTier(
       `${name}-workers`,
@@ -243,16 +274,15 @@ export class Region extends pulumi.ComponentResource {
       { ...inNamespace, dependsOn: [namespace, ...monitoringClass] },
     );
 
-    const tls = plan.brokerSpec.tls.enabled;
     this.outputs = {
       region: pulumi.output(cfg.region),
       vpcId: network.vpcId,
       vpcCidr: network.cidr,
       clusterName: compute.clusterName,
       kubeconfig: compute.kubeconfig,
-      [PEER_OUTPUTS.endpoint]: broker.endpoint,
-      [PEER_OUTPUTS.uris]: broker.endpoint.apply((host) => federationUris(host, tls)),
-      [PEER_OUTPUTS.password]: pulumi.secret(broker.passwords.apply((p) => p.federation)),
+      [PEER_OUTPUTS.endpoint]: federation.endpoint,
+      [PEER_OUTPUTS.uris]: federation.uris,
+      [PEER_OUTPUTS.password]: federation.password,
       brokerPasswords: broker.passwords,
       workerDeployments: workers.deployments,
       apiLoadBalancer: ingress.loadBalancerHostname,

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PEER_OUTPUTS } from "./upstreams.js";
+import { federationUris, PEER_OUTPUTS } from "./upstreams.js";
 
 /** A region this region federates with. */
 export interface FederationPeerArgs {
@@ -15,12 +15,23 @@ export interface FederationArgs {
   readonly region: string;
   /** Peer regions and their stacks. @default [] */
   readonly peers?: readonly FederationPeerArgs[];
+  /**
+   * Hostname of this region's broker load balancer, published for the peers (it may resolve
+   * after this component is built: the Region passes the broker's endpoint once it exists).
+   * @default - nothing is published
+   */
+  readonly localEndpoint?: pulumi.Input<string>;
+  /** Password of this region's federation user, published (secret) for the peers. @default - nothing is published */
+  readonly localPassword?: pulumi.Input<string>;
+  /** Whether this region's broker listens with TLS (AMQPS 5671). @default false */
+  readonly localTls?: boolean;
 }
 
 /**
  * Links this region's broker to the other regions (S8, S12): reads each peer stack's published
  * broker URIs and federation password through a StackReference, for the broker's federation
- * upstreams. What this region publishes for its peers is named by `PEER_OUTPUTS` (see Region).
+ * upstreams; and publishes this region's broker endpoint, URIs and federation password for the
+ * peers (the Region exports them as the stack outputs named by `PEER_OUTPUTS`).
  */
 export class Federation extends pulumi.ComponentResource {
   public static readonly TOKEN = "taskfleet:federation:Federation";
@@ -30,6 +41,12 @@ export class Federation extends pulumi.ComponentResource {
   public readonly upstreamPasswords: pulumi.Output<Record<string, string>>;
   /** The peer regions, in config order. */
   public readonly peerRegions: readonly string[];
+  /** This region's broker endpoint (load-balancer hostname). */
+  public readonly endpoint: pulumi.Output<string>;
+  /** The URIs peers use to reach this region's broker. */
+  public readonly uris: pulumi.Output<string[]>;
+  /** This region's federation user's password (secret). */
+  public readonly password: pulumi.Output<string>;
 
   constructor(name: string, args: FederationArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super(Federation.TOKEN, name, {}, opts);
@@ -69,9 +86,16 @@ export class Federation extends pulumi.ComponentResource {
     this.upstreamPasswords = pulumi.secret(
       pulumi.output(passwords) as pulumi.Output<Record<string, string>>,
     );
+    this.endpoint = pulumi.output(args.localEndpoint ?? "");
+    const tls = args.localTls ?? false;
+    this.uris = this.endpoint.apply((host) => (host ? federationUris(host, tls) : []));
+    this.password = pulumi.secret(pulumi.output(args.localPassword ?? ""));
     this.registerOutputs({
       upstreamUris: this.upstreamUris,
       upstreamPasswords: this.upstreamPasswords,
+      endpoint: this.endpoint,
+      uris: this.uris,
+      password: this.password,
     });
   }
 }

@@ -112,3 +112,22 @@ describe("Federation", () => {
     );
   });
 });
+
+describe("Federation: what this region publishes", () => {
+  it("publishes this region's endpoint, its URIs and the federation password (secret)", async () => {
+    const engine = await mocked();
+    const pulumi = await import("@pulumi/pulumi");
+    const { Federation } = await import("../../components/federation/federation.js");
+    const f = new Federation("pub", {
+      region: "us-east-1",
+      localEndpoint: "use1-broker.elb",
+      localPassword: "fed-pw",
+      localTls: true,
+    });
+    expect(await valueOf(f.endpoint)).toBe("use1-broker.elb");
+    expect(await valueOf(f.uris)).toEqual(["amqps://use1-broker.elb:5671"]);
+    expect(await valueOf(f.password)).toBe("fed-pw");
+    expect(await pulumi.isSecret(f.password)).toBe(true);
+    await engine.settle();
+  });
+});
