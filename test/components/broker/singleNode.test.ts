@@ -25,6 +25,7 @@ beforeAll(async () => {
     queueClasses: {
       capped: { maxLength: CAPPED_MAX_LENGTH },
       expiring: { messageTtlSeconds: 1 },
+      poison: { deliveryLimit: 2 },
     },
   });
   node = nodeFromRenderedFiles(spec, tmp.path).node;
@@ -250,6 +251,36 @@ describe("scenario 2: limits", () => {
     }
     expect([depths["expiring"], depths["expiring.dead"]]).toEqual([0, 1]);
     await node.ctl(["purge_queue", "expiring.dead"]);
+  });
+});
+
+describe("poison messages", () => {
+  it("a message requeued past the class's delivery limit is dead-lettered, not redelivered forever", async () => {
+    const ch = await confirmChannel("producers");
+    expect(await publishConfirmed(ch, "poison", "poison.bad", "crashes every worker")).toBe(true);
+    const worker = await (await as("workers")).createChannel();
+    // keep taking the message and requeueing it (a worker that crashes on it) until it has not
+    // come back for 1.5 s
+    let deliveries = 0;
+    let last = Date.now();
+    while (Date.now() - last < 1500) {
+      const m = await worker.get("poison", { noAck: false });
+      if (!m) {
+        await sleep(50);
+        continue;
+      }
+      deliveries++;
+      last = Date.now();
+      worker.nack(m, false, true);
+    }
+    console.log(`poison: delivered ${deliveries} times with delivery-limit 2`);
+    expect(deliveries).toBe(3);
+    let depths = await queueDepths();
+    for (let i = 0; i < 100 && depths["poison.dead"] !== 1; i++) {
+      await sleep(200);
+      depths = await queueDepths();
+    }
+    expect([depths["poison"], depths["poison.dead"]]).toEqual([0, 1]);
   });
 });
 
