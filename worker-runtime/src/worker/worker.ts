@@ -123,7 +123,10 @@ export class Worker {
   private running = 0;
   private readonly runningJobs = new Set<{ job: Job; abort: AbortController }>();
   private processed = 0;
-  private readonly rateNext = new Map<string, number>();
+  private readonly rates = new Map<
+    string,
+    { queue: Job[]; nextAt: number; timer: NodeJS.Timeout | null }
+  >();
   private readonly events: EventDispatcher | null;
   private readonly pidbox: Pidbox | null;
   private readonly startedAt = Date.now();
@@ -240,7 +243,9 @@ export class Worker {
 
   /** Messages received and not finished. */
   get reserved(): number {
-    return this.running + this.ready.length + this.waiting.size;
+    let rated = 0;
+    for (const st of this.rates.values()) rated += st.queue.length;
+    return this.running + this.ready.length + this.waiting.size + rated;
   }
 
   /** Connected and consuming every queue. */
@@ -398,6 +403,7 @@ export class Worker {
     for (const w of this.waiting) clearTimeout(w.timer);
     this.waiting.clear();
     this.ready.length = 0;
+    this.takeRated();
   }
 
   private onMessage(msg: ConsumeMessage, tracker: AckTracker, queue: string): void {
@@ -551,27 +557,65 @@ export class Worker {
       this.wait(job, remaining);
       return;
     }
-    const rate = job.task.options.rateLimit;
-    if (rate) {
-      const interval = 1000 / parseRateLimit(rate);
-      const next = this.rateNext.get(job.task.name) ?? 0;
-      if (next > now) {
-        this.rateNext.set(job.task.name, next + interval);
-        this.wait(job, next - now, true);
-        return;
-      }
-      this.rateNext.set(job.task.name, now + interval);
+    if (job.task.options.rateLimit) {
+      this.rateLimited(job);
+      return;
     }
     this.enqueue(job);
   }
 
-  private wait(job: Job, ms: number, skipChecks = false): void {
+  /**
+   * Per-task rate limit (Celery's, per worker): jobs wait in a per-task line and are released one
+   * at a time, each at least one interval after the previous release (late timers never bunch).
+   */
+  private rateLimited(job: Job): void {
+    const name = job.task.name;
+    let st = this.rates.get(name);
+    if (!st) {
+      st = { queue: [], nextAt: 0, timer: null };
+      this.rates.set(name, st);
+    }
+    st.queue.push(job);
+    this.releaseRated(name);
+  }
+
+  private releaseRated(name: string): void {
+    const st = this.rates.get(name);
+    if (!st || st.timer) return;
+    const interval = 1000 / parseRateLimit(st.queue[0]?.task.options.rateLimit ?? "1/s");
+    while (st.queue.length > 0) {
+      const now = Date.now();
+      if (now < st.nextAt) {
+        st.timer = setTimeout(() => {
+          st.timer = null;
+          this.releaseRated(name);
+        }, st.nextAt - now);
+        return;
+      }
+      const job = st.queue.shift()!;
+      if (!job.tracker.has(job.msg.fields.deliveryTag)) continue;
+      st.nextAt = now + interval;
+      this.enqueue(job);
+    }
+  }
+
+  /** Rate-limited jobs not released yet (all of them, emptying the lines). */
+  private takeRated(): Job[] {
+    const out: Job[] = [];
+    for (const st of this.rates.values()) {
+      if (st.timer) clearTimeout(st.timer);
+      st.timer = null;
+      out.push(...st.queue.splice(0));
+    }
+    return out;
+  }
+
+  private wait(job: Job, ms: number): void {
     const entry = {
       job,
       timer: setTimeout(() => {
         this.waiting.delete(entry);
-        if (skipChecks) this.enqueue(job);
-        else this.schedule(job);
+        this.schedule(job);
       }, ms),
     };
     this.waiting.add(entry);
@@ -893,7 +937,9 @@ export class Worker {
       w.job.tracker.nack(w.job.msg.fields.deliveryTag, true);
     }
     this.waiting.clear();
-    for (const j of this.ready.splice(0)) j.tracker.nack(j.msg.fields.deliveryTag, true);
+    for (const j of [...this.ready.splice(0), ...this.takeRated()]) {
+      j.tracker.nack(j.msg.fields.deliveryTag, true);
+    }
     const drained = await this.waitIdle(timeoutMs);
     if (!drained) {
       this.log.warn(
