@@ -73,11 +73,11 @@ export class Region extends pulumi.ComponentResource {
   public readonly outputs: Record<string, pulumi.Output<unknown>>;
 
   constructor(name: string, args: RegionArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(Region.TOKEN, name, {}, opts);
     const cfg = args.config;
-    // Everything that can be wrong with the stack's config fails here, before any child.
-    this.plan = planRegion(cfg, args.broker);
-    const plan = this.plan;
+    // Everything that can be wrong with the stack's config fails here, before anything is registered.
+    const plan = planRegion(cfg, args.broker);
+    super(Region.TOKEN, name, {}, opts);
+    this.plan = plan;
     const ns = args.namespace ?? REGION_DEFAULTS.namespace;
     const tags = {
       "taskfleet:region": cfg.region,

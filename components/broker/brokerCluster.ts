@@ -96,7 +96,6 @@ export class BrokerCluster extends pulumi.ComponentResource {
   public readonly passwords: pulumi.Output<Record<BrokerRole, string>>;
 
   constructor(name: string, args: BrokerClusterArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(BrokerCluster.TOKEN, name, {}, opts);
     const d = BROKER_CLUSTER_DEFAULTS;
     // Validate before creating anything: links awaiting a peer's URIs get placeholders here.
     const links = Array.isArray((args.spec as { federation?: unknown } | undefined)?.federation)
@@ -105,12 +104,11 @@ export class BrokerCluster extends pulumi.ComponentResource {
     const placeholders = Object.fromEntries(
       links.map((l) => [String(l.region), [placeholderUri(String(l.region))]]),
     );
-    this.spec = resolveBrokerSpec(
+    const spec = resolveBrokerSpec(
       fillUpstreamUris(args.spec, placeholders),
       "taskfleet:broker",
       args.region,
     );
-    const spec = this.spec;
     const namespace = args.namespace ?? d.namespace;
     const image = args.image ?? d.image;
     const storage: BrokerStorage = {
@@ -120,11 +118,10 @@ export class BrokerCluster extends pulumi.ComponentResource {
       throughputMiBps: args.throughputMiBps ?? d.throughputMiBps,
     };
     if (storage.volumeType === "gp3" && (storage.iops < 3000 || storage.iops > 16000)) {
-      throw new pulumi.ResourceError(
-        `iops: ${storage.iops} is out of range for gp3; use 3000 to 16000`,
-        this,
-      );
+      throw new Error(`iops: ${storage.iops} is out of range for gp3; use 3000 to 16000`);
     }
+    super(BrokerCluster.TOKEN, name, {}, opts);
+    this.spec = spec;
     const names = brokerNames(name, storage.volumeType);
 
     const parent = { parent: this };

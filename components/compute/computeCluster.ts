@@ -94,33 +94,33 @@ export class ComputeCluster extends pulumi.ComponentResource {
   public readonly managedNodePools: boolean;
 
   constructor(name: string, args: ComputeClusterArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(ComputeCluster.TOKEN, name, {}, opts);
     const mode = args.mode ?? COMPUTE_DEFAULTS.mode;
+    // Validate before anything is registered.
+    if (mode === "existing" && args.kubeconfig === undefined) {
+      throw new Error(
+        `kubeconfig: missing for mode "existing"; pass the cluster's kubeconfig path or contents`,
+      );
+    }
+    if (mode === "eks" && (args.region === undefined || args.subnetIds === undefined)) {
+      throw new Error(`region and subnetIds: required for mode "eks"`);
+    }
+    super(ComputeCluster.TOKEN, name, {}, opts);
     const installKeda = args.installKeda ?? COMPUTE_DEFAULTS.installKeda;
     if (mode === "existing") {
-      if (args.kubeconfig === undefined) {
-        throw new pulumi.ResourceError(
-          `kubeconfig: missing for mode "existing"; pass the cluster's kubeconfig path or contents`,
-          this,
-        );
-      }
       this.provider = new k8s.Provider(
         `${name}-k8s`,
-        { kubeconfig: args.kubeconfig, context: args.context, enableServerSideApply: true },
+        { kubeconfig: args.kubeconfig!, context: args.context, enableServerSideApply: true },
         { parent: this },
       );
       this.clusterName = pulumi.output(args.context ?? "existing");
-      this.kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig));
+      this.kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig!));
       this.nodePools = [];
       this.managedNodePools = false;
       if (installKeda) this.installKeda(name, args);
       this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
       return;
     }
-    if (args.region === undefined || args.subnetIds === undefined) {
-      throw new pulumi.ResourceError(`region and subnetIds: required for mode "eks"`, this);
-    }
-    const region = args.region;
+    const region = args.region!;
     const tags = args.tags ?? {};
     const parent = { parent: this };
     this.nodePools = planNodePools({
@@ -155,7 +155,7 @@ export class ComputeCluster extends pulumi.ComponentResource {
         roleArn: clusterRole.arn,
         version: args.kubernetesVersion ?? COMPUTE_DEFAULTS.kubernetesVersion,
         vpcConfig: {
-          subnetIds: args.subnetIds,
+          subnetIds: args.subnetIds!,
           endpointPrivateAccess: true,
           endpointPublicAccess: args.endpointPublicAccess ?? COMPUTE_DEFAULTS.endpointPublicAccess,
         },

@@ -49,22 +49,18 @@ export class Federation extends pulumi.ComponentResource {
   public readonly password: pulumi.Output<string>;
 
   constructor(name: string, args: FederationArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(Federation.TOKEN, name, {}, opts);
     const peers = args.peers ?? [];
     peers.forEach((p, i) => {
       if (p.region === args.region) {
-        throw new pulumi.ResourceError(
+        throw new Error(
           `peers[${i}].region: ${JSON.stringify(p.region)} is this region; a region does not federate with itself`,
-          this,
         );
       }
       if (peers.findIndex((q) => q.region === p.region) !== i) {
-        throw new pulumi.ResourceError(
-          `peers[${i}].region: ${JSON.stringify(p.region)} is listed twice`,
-          this,
-        );
+        throw new Error(`peers[${i}].region: ${JSON.stringify(p.region)} is listed twice`);
       }
     });
+    super(Federation.TOKEN, name, {}, opts);
     const uris: Record<string, pulumi.Output<string[]>> = {};
     const passwords: Record<string, pulumi.Output<string>> = {};
     for (const peer of peers) {

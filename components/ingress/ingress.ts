@@ -56,10 +56,10 @@ export class Ingress extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
 
   constructor(name: string, args: IngressArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(Ingress.TOKEN, name, {}, opts);
     if ((args.hostname === undefined) !== (args.hostedZoneId === undefined)) {
-      throw new pulumi.ResourceError(`hostname and hostedZoneId: set both or neither`, this);
+      throw new Error(`hostname and hostedZoneId: set both or neither`);
     }
+    super(Ingress.TOKEN, name, {}, opts);
     const d = INGRESS_DEFAULTS;
     const namespace = args.namespace ?? d.namespace;
     const secretName = k8sName(name, "api-connection");

@@ -43,15 +43,21 @@ export class Network extends pulumi.ComponentResource {
   public readonly cidr: pulumi.Output<string>;
 
   constructor(name: string, args: NetworkArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    // Validate before anything is registered.
+    const zones = args.availabilityZones ?? [];
+    if (args.existingVpcId !== undefined && (args.existingPrivateSubnetIds ?? []).length === 0) {
+      throw new Error(
+        `existingPrivateSubnetIds: [] with existingVpcId ${JSON.stringify(args.existingVpcId)}; list the VPC's private subnets`,
+      );
+    }
+    if (args.existingVpcId === undefined && zones.length !== 3) {
+      throw new Error(
+        `availabilityZones: ${JSON.stringify(zones)} has ${zones.length} zones; list exactly 3`,
+      );
+    }
     super(Network.TOKEN, name, {}, opts);
     const tags = args.tags ?? {};
     if (args.existingVpcId !== undefined) {
-      if ((args.existingPrivateSubnetIds ?? []).length === 0) {
-        throw new pulumi.ResourceError(
-          `existingPrivateSubnetIds: [] with existingVpcId ${JSON.stringify(args.existingVpcId)}; list the VPC's private subnets`,
-          this,
-        );
-      }
       this.vpcId = pulumi.output(args.existingVpcId);
       this.privateSubnetIds = pulumi.output([...(args.existingPrivateSubnetIds ?? [])]);
       this.publicSubnetIds = pulumi.output([...(args.existingPublicSubnetIds ?? [])]);
@@ -63,13 +69,6 @@ export class Network extends pulumi.ComponentResource {
         cidr: this.cidr,
       });
       return;
-    }
-    const zones = args.availabilityZones ?? [];
-    if (zones.length !== 3) {
-      throw new pulumi.ResourceError(
-        `availabilityZones: ${JSON.stringify(zones)} has ${zones.length} zones; list exactly 3`,
-        this,
-      );
     }
     const cidr = args.cidr ?? NETWORK_DEFAULTS.cidr;
     const plan = planSubnets(cidr, zones);

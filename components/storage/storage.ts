@@ -96,22 +96,20 @@ export class Storage extends pulumi.ComponentResource {
   public readonly archiveBucket: pulumi.Output<string>;
 
   constructor(name: string, args: StorageArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(Storage.TOKEN, name, {}, opts);
     const d = STORAGE_DEFAULTS;
     const role = args.globalDatastoreRole ?? d.globalDatastoreRole;
     const secondaries = args.secondaryRegions ?? [];
     if (secondaries.length > 2) {
-      throw new pulumi.ResourceError(
+      throw new Error(
         `secondaryRegions: ${JSON.stringify(secondaries)} lists ${secondaries.length} regions; a Global Datastore has one primary and at most 2 secondaries`,
-        this,
       );
     }
     if (role === "secondary" && args.primaryStack === undefined) {
-      throw new pulumi.ResourceError(
+      throw new Error(
         `primaryStack: missing for globalDatastoreRole "secondary"; name the primary region's stack`,
-        this,
       );
     }
+    super(Storage.TOKEN, name, {}, opts);
     const tags = args.tags ?? {};
     const parent = { parent: this };
 

@@ -42,23 +42,19 @@ export class WorkerTier extends pulumi.ComponentResource {
   public readonly deployments: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: WorkerTierArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super(WorkerTier.TOKEN, name, {}, opts);
     if (args.pools.length === 0)
-      throw new pulumi.ResourceError("pools: [] is empty; give at least one worker pool", this);
+      throw new Error("pools: [] is empty; give at least one worker pool");
     const seen = new Set<string>();
     for (const p of args.pools) {
       if (seen.has(p.name))
-        throw new pulumi.ResourceError(
+        throw new Error(
           `pools: ${JSON.stringify(p.name)} appears twice; pool names must be unique`,
-          this,
         );
       seen.add(p.name);
       if (p.queues.length === 0)
-        throw new pulumi.ResourceError(
-          `pools.${p.name}.queues: [] is empty; give the queues it consumes`,
-          this,
-        );
+        throw new Error(`pools.${p.name}.queues: [] is empty; give the queues it consumes`);
     }
+    super(WorkerTier.TOKEN, name, {}, opts);
     const d = WORKER_TIER_DEFAULTS;
     const namespace = args.namespace ?? d.namespace;
     const secretName = k8sName(name, "connection");

@@ -78,10 +78,13 @@ describe("Network", () => {
     expect(existing.map((r) => r.type)).toEqual(["taskfleet:network:Network"]);
   });
 
-  it("refuses a VPC over anything but three zones before creating a child", async () => {
+  it("refuses a VPC over anything but three zones before registering anything", async () => {
+    const engine = await mocked();
     const { Network } = await import("../../components/network/network.js");
     expect(() => new Network("bad-net", { availabilityZones: ["us-east-1a"] })).toThrow(
       'availabilityZones: ["us-east-1a"] has 1 zones; list exactly 3',
     );
+    await engine.settle();
+    expect(engine.resources).toEqual([]);
   });
 });

@@ -64,7 +64,8 @@ describe("Region", () => {
     expect(typeof outputs.brokerFederationPassword).toBe("string");
   });
 
-  it("fails on a pool whose queue class the broker lacks, before any child", async () => {
+  it("fails on a pool whose queue class the broker lacks, before registering anything", async () => {
+    const engine = await mocked();
     const { Region } = await import("../../components/region.js");
     const config = parseRegionConfig({
       region: "eu-west-1",
@@ -73,6 +74,7 @@ describe("Region", () => {
     expect(() => new Region("bad", { config })).toThrowError(
       'taskfleet:workers.pools[0].queue: "reports" is not a queue class of taskfleet:broker; use one of "high_priority", "default"',
     );
-    expect(res.filter((x) => x.name.startsWith("bad-"))).toEqual([]);
+    await engine.settle();
+    expect(engine.resources).toEqual([]);
   });
 });

@@ -174,7 +174,8 @@ describe("Storage", () => {
     ]);
   });
 
-  it("refuses more than two secondaries before creating anything", async () => {
+  it("refuses more than two secondaries before registering anything", async () => {
+    const engine = await mocked();
     const { Storage } = await import("../../components/storage/storage.js");
     expect(
       () =>
@@ -186,5 +187,7 @@ describe("Storage", () => {
     ).toThrow(
       'secondaryRegions: ["eu-west-1","ap-southeast-1","us-west-2"] lists 3 regions; a Global Datastore has one primary and at most 2 secondaries',
     );
+    await engine.settle();
+    expect(engine.resources).toEqual([]);
   });
 });
