@@ -301,6 +301,8 @@ export class Worker {
       throw err;
     }
     await ready;
+    // stop() may have been called while starting (a signal during start-up): leave it to finish.
+    if (this.state !== "starting") return;
     this.state = "running";
     if (this.autoscaler) {
       this.scaleTimer = setInterval(
