@@ -13,7 +13,6 @@ import { BROKER_ROLES, type BrokerRole, type BrokerSpec } from "../components/br
 import {
   renderBrokerFiles,
   brokerPlugins,
-  rolePermissions,
   type ClusterFormation,
 } from "../components/broker/index.js";
 import {
@@ -26,19 +25,6 @@ import {
 } from "./services/index.js";
 import type { LocalPool } from "./stack.js";
 import type { StateDir } from "./stateDir.js";
-
-/**
- * Objects the worker runtime declares for itself: delay levels and the poison queue, the default
- * exchange (`amq.default`, the delay queues' dead-letter target), and Celery's remote-control
- * (`celery.pidbox`, `reply.celery.pidbox`, `<node>.celery.pidbox`) and event (`celeryev`) objects.
- */
-export const RUNTIME_OBJECTS = [
-  "^taskfleet\\.(delay|poison)(\\..*)?$",
-  "^amq\\.default$",
-  "^(reply\\.)?celery\\.pidbox$",
-  "^.+\\.celery\\.pidbox$",
-  "^celeryev(\\..*)?$",
-].join("|");
 
 export const REPO_ROOT = join(import.meta.dirname, "..");
 /** The `taskfleet` command the workers and APIs run; TASKFLEET_LOCAL_BIN picks another build. */
@@ -197,28 +183,6 @@ export class LocalRegion {
       .then(() => state.record(`redis ${plan.name}`, this.redis?.pid));
     await Promise.all([...nodeStarts, redisStart]);
     if (plan.ports.amqp.length > 1) await this.awaitCluster(plan.ports.amqp.length);
-    await this.grantRuntimeObjects();
-  }
-
-  /**
-   * The generator's least-privilege worker permissions cover the task queues and exchanges only;
-   * the worker runtime also declares and uses its own delay queues (`taskfleet.delay.*`, for
-   * countdown and retries) and poison queue (`taskfleet.poison`). Until the broker layer grants
-   * those itself, the local target adds them to the workers user — nothing else changes.
-   */
-  private async grantRuntimeObjects(): Promise<void> {
-    const perm = rolePermissions(this.spec).workers;
-    const extra = RUNTIME_OBJECTS;
-    const widen = (re: string): string => (re === "^$" ? extra : `${re}|${extra}`);
-    await this.nodes[0]!.ctl([
-      "set_permissions",
-      "-p",
-      perm.vhost,
-      perm.user,
-      widen(perm.configure),
-      widen(perm.write),
-      widen(perm.read),
-    ]);
   }
 
   private async awaitCluster(size: number): Promise<void> {

@@ -71,6 +71,8 @@ export interface TaskApiOptions {
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** How long close() lets open connections finish before closing them. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 class HttpError extends Error {
   constructor(
@@ -167,7 +169,14 @@ export class TaskApi {
     this.closed = true;
     this.closing = (async () => {
       await new Promise<void>((resolve) => {
-        this.server.close(() => resolve());
+        // Requests in flight finish (their answers carry `connection: close`); keep-alive
+        // connections that stay open past the grace period are closed.
+        const force = setTimeout(() => this.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        force.unref();
+        this.server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
         this.server.closeIdleConnections();
       });
       await this.opts.gateway.close();
