@@ -430,3 +430,28 @@ export function federationRelinkCommands(spec: BrokerSpec): string[][] {
   }
   return cmds;
 }
+
+/** One CLI call against a running node: which tool of the RabbitMQ package, and its arguments. */
+export interface BrokerCommand {
+  readonly tool: "rabbitmqctl" | "rabbitmq-queues";
+  readonly args: readonly string[];
+}
+
+/**
+ * What a target runs once its nodes are up, for RabbitMQ 3.10's two gaps that the broker suites
+ * found:
+ * - quorum queues declared (from definitions) before the other nodes joined have replicas only
+ *   on the nodes present then: `rabbitmq-queues grow <node> all` for each node that joined later
+ *   (`joinedNodes`, Erlang node names; empty for a single node);
+ * - federated quorum-queue links do not come back after a restart: `federationRelinkCommands`.
+ * Both are safe to repeat.
+ */
+export function postStartCommands(
+  spec: BrokerSpec,
+  joinedNodes: readonly string[] = [],
+): BrokerCommand[] {
+  return [
+    ...joinedNodes.map((n) => ({ tool: "rabbitmq-queues" as const, args: ["grow", n, "all"] })),
+    ...federationRelinkCommands(spec).map((args) => ({ tool: "rabbitmqctl" as const, args })),
+  ];
+}

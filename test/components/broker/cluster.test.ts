@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tempDir } from "../../support/tmp.js";
 import type { RabbitMqNode } from "../../../local/services/index.js";
-import type { BrokerSpec } from "../../../components/broker/index.js";
+import { postStartCommands, type BrokerSpec } from "../../../components/broker/index.js";
 import { PASSWORDS, nodeFromRenderedFiles, testSpec } from "./support.js";
 
 let spec: BrokerSpec;
@@ -33,9 +33,8 @@ beforeAll(async () => {
   // discover it from the same list and join.
   for (const n of nodes) await n.start();
   // Quorum queues declared while the cluster had one member get the others as replicas.
-  for (const n of nodes.slice(1)) {
-    await nodes[0]!.ctl(["grow", n.nodeName, "all"], "rabbitmq-queues");
-  }
+  const joined = nodes.slice(1).map((n) => n.nodeName);
+  for (const c of postStartCommands(spec, joined)) await nodes[0]!.ctl(c.args, c.tool);
 });
 
 afterAll(async () => {

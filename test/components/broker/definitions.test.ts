@@ -4,6 +4,7 @@ import {
   BrokerConfigError,
   buildDefinitions,
   federationRelinkCommands,
+  postStartCommands,
   rabbitPasswordHash,
   renderBrokerFiles,
   resolveBrokerSpec,
@@ -293,6 +294,15 @@ describe("buildDefinitions", () => {
       ["clear_policy", "--vhost", "/", "taskfleet-default-relink"],
     ]);
     expect(federationRelinkCommands(resolveBrokerSpec({}, "p", "us-east-1"))).toEqual([]);
+  });
+
+  it("postStartCommands: grow each joined node, then relink federated queues", () => {
+    expect(postStartCommands(federated, ["rabbit@b", "rabbit@c"])).toEqual([
+      { tool: "rabbitmq-queues", args: ["grow", "rabbit@b", "all"] },
+      { tool: "rabbitmq-queues", args: ["grow", "rabbit@c", "all"] },
+      ...federationRelinkCommands(federated).map((args) => ({ tool: "rabbitmqctl", args })),
+    ]);
+    expect(postStartCommands(resolveBrokerSpec({}, "p", "us-east-1"))).toEqual([]);
   });
 
   it("renderBrokerFiles gives the three files", () => {

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tempDir } from "../../support/tmp.js";
 import { freePorts, type RabbitMqNode } from "../../../local/services/index.js";
-import { federationRelinkCommands, type BrokerSpec } from "../../../components/broker/index.js";
+import { postStartCommands, type BrokerSpec } from "../../../components/broker/index.js";
 import { PASSWORDS, nodeFromRenderedFiles, testSpec } from "./support.js";
 
 const OUTAGE_MS = 30_000;
@@ -182,7 +182,7 @@ describe("scenario 5: two regions federated by the rendered upstreams", () => {
     // RabbitMQ 3.10 does not restart federated quorum-queue links after a restart; the rendered
     // relink commands (the post-start step of every target) do.
     const linksAfterBoot = (await b.ctl(["federation_status"])).match(/running/g)?.length ?? 0;
-    for (const args of federationRelinkCommands(specB)) await b.ctl(args);
+    for (const c of postStartCommands(specB)) await b.ctl(c.args, c.tool);
     let linksAfterRelink = 0;
     for (let i = 0; i < 50 && linksAfterRelink < 3; i++) {
       if (i > 0) await sleep(200);
