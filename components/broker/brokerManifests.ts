@@ -23,6 +23,9 @@ export const CONFIG_DIR = "/etc/rabbitmq";
 export const TLS_DIR = "/etc/rabbitmq/tls";
 export const DATA_DIR = "/var/lib/rabbitmq";
 
+/** Namespace of the KEDA operator (installed by ComputeCluster). */
+export const KEDA_NAMESPACE = "keda";
+
 export const PORTS = Object.freeze({
   amqp: 5672,
   amqps: 5671,
@@ -418,9 +421,16 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
             { protocol: "TCP", port: PORTS.dist },
           ],
         },
-        // AMQP and management from pods of this namespace and from the allowed blocks (NLB clients, peer regions).
+        // AMQP and management from pods of this namespace, from KEDA (it reads queue lengths) and
+        // from the allowed blocks (NLB clients, peer regions).
         {
-          from: [{ podSelector: {} }, ...a.clientCidrs.map((cidr) => ({ ipBlock: { cidr } }))],
+          from: [
+            { podSelector: {} },
+            {
+              namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": KEDA_NAMESPACE } },
+            },
+            ...a.clientCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+          ],
           ports: [
             { protocol: "TCP", port: amqpPort },
             { protocol: "TCP", port: PORTS.management },

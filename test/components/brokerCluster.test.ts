@@ -64,6 +64,23 @@ describe("broker manifests (pure)", () => {
       value: "broker",
     });
   });
+  it("lets AMQP in from the namespace, KEDA and the allowed blocks only; clustering only between broker pods", () => {
+    const np = brokerK8sObjects(MANIFEST_ARGS).networkPolicy;
+    expect(at(np, "spec.ingress.1.from")).toEqual([
+      { podSelector: {} },
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "keda" } } },
+      { ipBlock: { cidr: "10.0.0.0/16" } },
+      { ipBlock: { cidr: "10.1.0.0/16" } },
+    ]);
+    expect(at(np, "spec.ingress.0.from")).toEqual([
+      {
+        podSelector: {
+          matchLabels: { "app.kubernetes.io/name": "rabbitmq", "app.kubernetes.io/instance": "b" },
+        },
+      },
+    ]);
+  });
+
   it("renders objects the Kubernetes schemas accept", async () => {
     for (const o of Object.values(brokerK8sObjects(MANIFEST_ARGS))) await validateK8s(o);
   });
