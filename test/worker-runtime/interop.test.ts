@@ -3,6 +3,7 @@
  * on the shared RabbitMQ and Redis.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -237,6 +238,28 @@ describe("taskfleet producer → Python Celery worker → taskfleet get()", () =
     expect(err.message).toBe("py boom 7");
     expect(err.excModule).toBe("builtins");
     expect(err.remoteTraceback).toContain("ValueError: py boom 7");
+  });
+
+  it("runs a taskfleet-built chain on the Python worker", async () => {
+    const finalId = randomUUID();
+    const sig = (task: string, args: unknown[], options: Record<string, unknown> = {}) => ({
+      task,
+      args,
+      kwargs: {},
+      options,
+      subtask_type: null,
+      immutable: false,
+    });
+    // a reversed stack, as Celery sends it: the worker pops the last entry first
+    await client.sendTask(
+      "py.add",
+      [1, 2],
+      {},
+      {
+        chain: [sig("py.add", [100], { task_id: finalId }), sig("py.add", [10])],
+      },
+    );
+    expect(await client.AsyncResult(finalId).get({ timeoutMs: 20_000 })).toBe(113);
   });
 
   it("lets Python retry, honour countdown and expire tasks", async () => {
