@@ -36,7 +36,8 @@ export interface Summary {
   durationSeconds: number;
   tasksPerSecond: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
-  byRegion: Record<string, { submitted: number; ranHere: number }>;
+  /** Per region: tasks its API accepted (also per queue) and tasks its workers ran. */
+  byRegion: Record<string, { submitted: number; ranHere: number; queues: Record<string, number> }>;
   byQueue: Record<string, number>;
   crossRegion: number;
   /** Tasks whose worker region is not known (their result does not record it). */
@@ -66,7 +67,7 @@ export function summarize(
 ): Summary {
   const states: Record<FinalState, number> = { SUCCESS: 0, FAILURE: 0, REVOKED: 0 };
   const byRegion: Summary["byRegion"] = {};
-  for (const r of regions) byRegion[r] = { submitted: 0, ranHere: 0 };
+  for (const r of regions) byRegion[r] = { submitted: 0, ranHere: 0, queues: {} };
   const byQueue: Record<string, number> = {};
   const lat: number[] = [];
   let accepted = 0;
@@ -76,8 +77,9 @@ export function summarize(
   let refused = 0;
   let lastFinish = startedAt;
   for (const t of records) {
-    const reg = (byRegion[t.region] ??= { submitted: 0, ranHere: 0 });
+    const reg = (byRegion[t.region] ??= { submitted: 0, ranHere: 0, queues: {} });
     reg.submitted++;
+    reg.queues[t.queue] = (reg.queues[t.queue] ?? 0) + 1;
     byQueue[t.queue] = (byQueue[t.queue] ?? 0) + 1;
     if (t.id !== undefined) accepted++;
     if (t.refusals > 0) refused++;
@@ -90,7 +92,7 @@ export function summarize(
     }
     if (t.workerRegion === undefined) unknown++;
     else {
-      (byRegion[t.workerRegion] ??= { submitted: 0, ranHere: 0 }).ranHere++;
+      (byRegion[t.workerRegion] ??= { submitted: 0, ranHere: 0, queues: {} }).ranHere++;
       if (t.workerRegion !== t.region) crossRegion++;
     }
   }
@@ -161,8 +163,11 @@ export function formatSummary(s: Summary): string {
     `states: ${n(s.states.SUCCESS)} succeeded, ${n(s.states.FAILURE)} failed, ${n(s.states.REVOKED)} revoked; ${n(s.retries)} retries`,
   );
   for (const [r, c] of Object.entries(s.byRegion)) {
+    const perQueue = Object.entries(c.queues)
+      .map(([q, k]) => `${q} ${n(k)}`)
+      .join(", ");
     lines.push(
-      `  region ${r.padEnd(10)} submitted ${n(c.submitted).padStart(8)}   ran ${n(c.ranHere).padStart(8)}`,
+      `  region ${r.padEnd(10)} submitted ${n(c.submitted).padStart(8)}   ran ${n(c.ranHere).padStart(8)}   (submitted per queue: ${perQueue})`,
     );
   }
   for (const [q, c] of Object.entries(s.byQueue)) {

@@ -101,7 +101,10 @@ describe("demo summary", () => {
       finished: 4,
       unfinished: 0,
       states: { SUCCESS: 3, FAILURE: 1, REVOKED: 0 },
-      byRegion: { a: { submitted: 3, ranHere: 2 }, b: { submitted: 1, ranHere: 2 } },
+      byRegion: {
+        a: { submitted: 3, ranHere: 2, queues: { default: 2, high_priority: 1 } },
+        b: { submitted: 1, ranHere: 2, queues: { default: 1 } },
+      },
       byQueue: { default: 3, high_priority: 1 },
       crossRegion: 1,
       failures: 1,

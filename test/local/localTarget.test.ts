@@ -91,6 +91,9 @@ describe("npm run local", () => {
       Object.values(s.byRegion).reduce((a, x) => a + x.ranHere, 0) + s.workerRegionUnknown,
     ).toBe(600);
     expect(s.byQueue).toEqual({ high_priority: 150, default: 450 });
+    for (const reg of Object.values(s.byRegion)) {
+      expect(Object.values(reg.queues).reduce((a, k) => a + k, 0)).toBe(reg.submitted);
+    }
     expect(s.latencyMs.p50).toBeGreaterThan(0);
     expect(s.latencyMs.p99).toBeGreaterThanOrEqual(s.latencyMs.p50);
     expect(r.stderr).toContain("every task reached a final state; the numbers add up");
