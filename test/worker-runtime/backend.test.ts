@@ -133,3 +133,49 @@ except Exception as e:
     }
   });
 });
+
+describe("ResultBackend failover between hosts (S29/S30)", () => {
+  it("moves to the promoted replica when the primary dies", async () => {
+    const dir = tempDir();
+    const primary = new RedisServer({ dir: join(dir.path, "p"), password: "pw" });
+    await primary.start();
+    const replica = new RedisServer({
+      dir: join(dir.path, "r"),
+      password: "pw",
+      replicaOf: { host: "127.0.0.1", port: primary.port },
+    });
+    await replica.start();
+    const b = new ResultBackend({
+      url: `redis://:pw@127.0.0.1:${primary.port},127.0.0.1:${replica.port}/0`,
+    });
+    try {
+      const first = randomUUID();
+      await b.store({ taskId: first, status: "SUCCESS", result: "on primary" });
+      const r = new Redis({ port: replica.port, password: "pw" });
+      // replication is asynchronous: wait until the replica has the first result
+      for (let i = 0; i < 100 && !(await r.exists(`celery-task-meta-${first}`)); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      await primary.kill();
+      await r.call("REPLICAOF", "NO", "ONE");
+      r.disconnect();
+      const second = randomUUID();
+      let stored = false;
+      for (let i = 0; i < 50 && !stored; i++) {
+        stored = await b.store({ taskId: second, status: "SUCCESS", result: "on replica" }).then(
+          () => true,
+          () => false,
+        );
+        if (!stored) await new Promise((res) => setTimeout(res, 200));
+      }
+      expect(stored).toBe(true);
+      expect((await b.getMeta(second))?.result).toBe("on replica");
+      expect((await b.getMeta(first))?.result).toBe("on primary");
+    } finally {
+      await b.close();
+      await primary.stop();
+      await replica.stop();
+      dir.cleanup();
+    }
+  });
+});

@@ -177,10 +177,23 @@ export class ResultBackend {
   async storeMeta(meta: ResultMeta): Promise<boolean> {
     const c = await this.redis();
     const value = encodeMeta(meta, this.jsonMode);
-    const r = await (
-      c as unknown as { taskfleetStore(k: string, v: string, ttl: number): Promise<number> }
-    ).taskfleetStore(this.keyFor(meta.task_id), value, this.resultExpiresSeconds);
-    return r === 1;
+    try {
+      const r = await (
+        c as unknown as { taskfleetStore(k: string, v: string, ttl: number): Promise<number> }
+      ).taskfleetStore(this.keyFor(meta.task_id), value, this.resultExpiresSeconds);
+      return r === 1;
+    } catch (err) {
+      // A replica (after a failover, or the only host that answered): choose a host again.
+      if (/^READONLY/.test((err as Error).message)) this.dropClient(c);
+      throw err;
+    }
+  }
+
+  private dropClient(c: Redis): void {
+    if (this.client !== c) return;
+    this.client = null;
+    this.hostIndex = (this.hostIndex + 1) % this.target.hosts.length;
+    c.disconnect();
   }
 
   /** The stored meta, or null (PENDING) when there is none. */
