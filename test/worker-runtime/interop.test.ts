@@ -107,8 +107,10 @@ describe("Python Celery producer → taskfleet worker → Python AsyncResult.get
     });
     // a Python chain runs step by step on taskfleet workers: ((1 + 2) + 10) + 100
     expect(out.chain).toEqual({ ok: 113 });
-    // the expired task never ran: add ran for "add", "countdown" and the 3 chain steps
-    expect(runs.add).toBe(5);
+    // kombu zlib compression (header "compression": "application/x-gzip")
+    expect(out.compressed).toEqual({ ok: 22 });
+    // the expired task never ran: add ran for "add", "countdown", "compressed" and 3 chain steps
+    expect(runs.add).toBe(6);
   });
 });
 

@@ -3,6 +3,7 @@
  * dict, accepted on input). Pure: data in, data out.
  */
 import { hostname } from "node:os";
+import { inflateSync } from "node:zlib";
 import { dumps, loads, parseIsoDatetime, pythonIsoformat, type JsonMode } from "./json.js";
 
 /** A task request as the worker sees it, whichever protocol version it came in. */
@@ -201,6 +202,20 @@ export function decodeTask(body: Buffer, props: IncomingProperties): TaskRequest
     throw new PoisonMessageError(
       `content type "${ct}" is not supported; taskfleet accepts application/json only`,
     );
+  }
+  const compression = props.headers?.compression;
+  if (compression !== undefined && compression !== null) {
+    // kombu's zlib compressor: zlib.compress, header "application/x-gzip"
+    if (compression !== "application/x-gzip" && compression !== "zlib" && compression !== "gzip") {
+      throw new PoisonMessageError(
+        `compression "${String(compression)}" is not supported; taskfleet reads zlib (application/x-gzip) only`,
+      );
+    }
+    try {
+      body = inflateSync(body);
+    } catch (err) {
+      throw new PoisonMessageError(`compressed body does not inflate: ${(err as Error).message}`);
+    }
   }
   let data: unknown;
   try {
