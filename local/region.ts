@@ -93,6 +93,7 @@ export class LocalRegion {
   api: { child: ChildProcess; port: number; logFile: string } | null = null;
   readonly plan: RegionPlan;
   readonly spec: BrokerSpec;
+  private stopping = false;
 
   constructor(plan: RegionPlan, spec: BrokerSpec) {
     this.name = plan.name;
@@ -236,6 +237,7 @@ export class LocalRegion {
         detached: true,
       });
       state.record(`worker ${name}`, child.pid);
+      this.watch(child, `worker ${name}`, logFile, o.log);
       this.workers.push({ name, pool: lp, healthPort, child, logFile });
     });
     const logFile = join(plan.dir, "api.log");
@@ -262,6 +264,7 @@ export class LocalRegion {
       },
     );
     state.record(`api ${plan.name}`, apiChild.pid);
+    this.watch(apiChild, `task API of ${plan.name}`, logFile, o.log);
     this.api = { child: apiChild, port: plan.ports.api, logFile };
     await Promise.all([
       this.waitHttpOk(`${this.apiUrl}/readyz`, apiChild, logFile, `task API of ${plan.name}`),
@@ -301,7 +304,23 @@ export class LocalRegion {
   }
 
   /** Stops the API, then the workers (letting them finish), then Redis and RabbitMQ. Safe to call twice. */
+  /** Says so when a process of the region ends while the region is meant to be up. */
+  private watch(
+    child: ChildProcess,
+    what: string,
+    logFile: string,
+    log: (line: string) => void,
+  ): void {
+    child.once("exit", (code, signal) => {
+      if (this.stopping) return;
+      log(
+        `${what} exited unexpectedly (${signal ?? `code ${code}`}); last lines of ${logFile}:\n${tail(logFile, 5)}`,
+      );
+    });
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
     const api = this.api;
     this.api = null;
     if (api) await stopChild(api.child, 10_000);
