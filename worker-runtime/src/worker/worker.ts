@@ -27,6 +27,7 @@ import {
   TaskRevokedError,
   TimeLimitExceeded,
   exceptionInfo,
+  formatTraceback,
 } from "../protocol/result.js";
 import { argsRepr } from "../protocol/message.js";
 import { createLogger, type Logger } from "../util/log.js";
@@ -827,7 +828,7 @@ export class Worker {
         this.events?.send("task-retried", {
           uuid: req.id,
           exception: String(cause),
-          traceback: "",
+          traceback: formatTraceback(cause),
         });
         this.log.info("task retry scheduled", {
           id: req.id,
@@ -855,8 +856,8 @@ export class Worker {
     const info = exceptionInfo(err);
     this.events?.send("task-failed", {
       uuid: req.id,
-      exception: `${info.exc_type}(${JSON.stringify(info.exc_message)})`,
-      traceback: "",
+      exception: `${info.exc_type}(${info.exc_message.map((m) => JSON.stringify(m)).join(", ")})`,
+      traceback: formatTraceback(err),
     });
     this.log.warn("task failed", {
       id: req.id,
