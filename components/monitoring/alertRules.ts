@@ -3,6 +3,7 @@
  * count and the alert thresholds. Pure: plain data in, a rule file (as data or text) out.
  */
 import {
+  FEDERATION_METRICS as F,
   FEDERATION_QUEUE_REGEX,
   JOBS,
   RABBITMQ_METRICS as R,
@@ -210,6 +211,24 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
     ),
     rule(
       "FederationLinkDown",
+      "queues",
+      "critical",
+      minutes(t.federationLinkDownMinutes),
+      `max by (upstream, type, name, vhost) (${F.linkUp}${sel(JOBS.federation)}) == 0`,
+      "Federation link down",
+      "This region's federation link from {{ $labels.upstream }} ({{ $labels.type }} {{ $labels.name }}) is not running: messages from that region do not arrive here.",
+    ),
+    rule(
+      "FederationExporterDown",
+      "queues",
+      "warning",
+      "5m",
+      `up${sel(JOBS.federation)} == 0 or ${F.scrapeSuccess}${sel(JOBS.federation)} == 0`,
+      "Federation links are not watched",
+      "The federation exporter {{ $labels.instance }} is down or cannot read the management API, so FederationLinkDown cannot fire.",
+    ),
+    rule(
+      "FederationPeerLinkDown",
       "queues",
       "critical",
       minutes(t.federationLinkDownMinutes),

@@ -4,6 +4,7 @@
  * the alert rules.
  */
 import {
+  FEDERATION_METRICS as F,
   FEDERATION_QUEUE_REGEX,
   JOBS,
   RABBITMQ_METRICS as R,
@@ -256,6 +257,11 @@ export function generateDashboards(): Record<string, Dashboard> {
       },
     ]),
     "taskfleet-federation.json": dashboard("taskfleet-federation", "taskfleet / Federation", [
+      {
+        title: "This region's links running (1) or not (0)",
+        unit: "short",
+        queries: [[`${F.linkUp}{job="${JOBS.federation}"}`, "{{upstream}} {{type}} {{name}}"]],
+      },
       {
         title: "Links connected (consumers on upstream queues)",
         unit: "short",

@@ -16,6 +16,8 @@ export const JOBS = {
   api: "taskfleet-api",
   /** redis_exporter in front of the result backend. */
   redis: "redis",
+  /** taskfleet's federation exporter (link state from the management API). */
+  federation: "taskfleet-federation",
 } as const;
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
@@ -23,6 +25,8 @@ export type JobName = (typeof JOBS)[keyof typeof JOBS];
 export const RABBITMQ_PROMETHEUS_PORT = 15692;
 /** Port redis_exporter listens on. */
 export const REDIS_EXPORTER_PORT = 9121;
+/** Port taskfleet's federation exporter listens on. */
+export const FEDERATION_EXPORTER_PORT = 9877;
 
 /**
  * Families requested from `/metrics/detailed` for per-queue series. They come out prefixed
@@ -77,6 +81,14 @@ export const WORKER_METRICS = {
   concurrency: "taskfleet_worker_concurrency",
   prefetch: "taskfleet_worker_prefetch",
   ready: "taskfleet_worker_ready",
+} as const;
+
+/** Metrics of taskfleet's federation exporter (`exporter/federation-exporter.mjs`). */
+export const FEDERATION_METRICS = {
+  /** Labels upstream, type (queue|exchange), name, vhost, node; 1 when running. */
+  linkUp: "taskfleet_federation_link_up",
+  links: "taskfleet_federation_links",
+  scrapeSuccess: "taskfleet_federation_exporter_scrape_success",
 } as const;
 
 /**

@@ -4,11 +4,12 @@
  * and — through redis_exporter — the result backend; the generated alert rules; Grafana with the
  * generated dashboards provisioned. Everything it places comes from `planMonitoring` (pure).
  */
+import { readFileSync } from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { containerSecurityContext, labels, podSecurityContext, selector } from "../k8s/objects.js";
-import { REDIS_EXPORTER_PORT } from "./metrics.js";
+import { FEDERATION_EXPORTER_PORT, REDIS_EXPORTER_PORT } from "./metrics.js";
 import {
   MONITORING_DEFAULTS,
   PATHS,
@@ -30,6 +31,22 @@ export interface MonitoredRedis {
   readonly tls?: boolean;
 }
 
+/** This region's broker management API, read by the federation exporter. */
+export interface MonitoredFederation {
+  /** Base URL of the RabbitMQ management API, e.g. `http://tf-broker.taskfleet.svc:15672`. */
+  readonly managementUrl: pulumi.Input<string>;
+  /** A management user allowed to read federation status (tag `monitoring`). */
+  readonly username: pulumi.Input<string>;
+  /** Its password; stored in a Kubernetes Secret. */
+  readonly password: pulumi.Input<string>;
+}
+
+/** The exporter script, placed in a ConfigMap and run by a stock Node image. */
+const FEDERATION_EXPORTER_SCRIPT = readFileSync(
+  new URL("./exporter/federation-exporter.mjs", import.meta.url),
+  "utf8",
+);
+
 /** Arguments of {@link Monitoring}. */
 export interface MonitoringArgs {
   /** Namespace (existing) for Prometheus, Grafana and redis_exporter. @default - required */
@@ -46,6 +63,11 @@ export interface MonitoringArgs {
   readonly api: MonitoredPods;
   /** The result backend, watched through redis_exporter. @default - no Redis monitoring */
   readonly redis?: MonitoredRedis;
+  /**
+   * This region's federation links, watched through taskfleet's federation exporter (RabbitMQ
+   * 3.10 exports no federation metrics). @default - no exporter; FederationLinkDown cannot fire
+   */
+  readonly federation?: MonitoredFederation;
   /** Alert threshold overrides (S37). @default DEFAULT_ALERT_THRESHOLDS */
   readonly thresholds?: Partial<AlertThresholds>;
   /** Queues allowed to hold messages without consumers (dead-letter queues). @default ".*(dlq|dead).*" */
@@ -72,11 +94,15 @@ export interface MonitoringArgs {
   readonly grafanaImage?: string;
   /** @default "docker.io/oliver006/redis_exporter:v1.58.0" */
   readonly redisExporterImage?: string;
+  /** Image with Node 22 that runs the federation exporter. @default "docker.io/library/node:22-alpine" */
+  readonly federationExporterImage?: string;
 }
 
 const PROMETHEUS_UID = 65534;
 const GRAFANA_UID = 472;
 const REDIS_EXPORTER_UID = 59000;
+/** The `node` user of the official Node images. */
+const NODE_UID = 1000;
 
 /** Prometheus, alert rules, Grafana and redis_exporter for one region. */
 export class Monitoring extends pulumi.ComponentResource {
@@ -92,7 +118,11 @@ export class Monitoring extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
     // Validate and decide everything before anything is registered.
-    const plan = planMonitoring(name, { ...args, monitorRedis: args.redis !== undefined });
+    const plan = planMonitoring(name, {
+      ...args,
+      monitorRedis: args.redis !== undefined,
+      monitorFederation: args.federation !== undefined,
+    });
     super(Monitoring.TOKEN, name, {}, opts);
     const parent = { parent: this };
     const ns = plan.namespace;
@@ -412,6 +442,87 @@ export class Monitoring extends pulumi.ComponentResource {
             type: "ClusterIP",
             selector: exSelector,
             ports: [{ name: "metrics", port: REDIS_EXPORTER_PORT, targetPort: "metrics" }],
+          },
+        },
+        parent,
+      );
+    }
+
+    // ---- federation exporter (link state from the management API) ----
+    if (args.federation) {
+      const f = args.federation;
+      const fxLabels = labels("federation-exporter", "monitoring", name);
+      const fxSelector = selector("federation-exporter", name);
+      const fxSecret = new k8s.core.v1.Secret(
+        names.federationExporter,
+        {
+          metadata: { namespace: ns, labels: fxLabels },
+          type: "Opaque",
+          stringData: {
+            url: f.managementUrl,
+            username: f.username,
+            password: pulumi.secret(f.password),
+          },
+        },
+        parent,
+      );
+      const fxScript = new k8s.core.v1.ConfigMap(
+        `${names.federationExporter}-script`,
+        {
+          metadata: { namespace: ns, labels: fxLabels },
+          data: { "federation-exporter.mjs": FEDERATION_EXPORTER_SCRIPT },
+        },
+        parent,
+      );
+      const ref = (key: string) => ({ secretKeyRef: { name: fxSecret.metadata.name, key } });
+      new k8s.apps.v1.Deployment(
+        names.federationExporter,
+        {
+          metadata: { name: names.federationExporter, namespace: ns, labels: fxLabels },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: fxSelector },
+            template: {
+              metadata: { labels: fxLabels },
+              spec: {
+                nodeSelector,
+                securityContext: podSecurityContext(NODE_UID),
+                containers: [
+                  {
+                    name: "federation-exporter",
+                    image: plan.images.federationExporter,
+                    command: ["node", "/exporter/federation-exporter.mjs"],
+                    env: [
+                      { name: "RABBITMQ_MANAGEMENT_URL", valueFrom: ref("url") },
+                      { name: "RABBITMQ_USERNAME", valueFrom: ref("username") },
+                      { name: "RABBITMQ_PASSWORD", valueFrom: ref("password") },
+                      { name: "EXPORTER_PORT", value: String(FEDERATION_EXPORTER_PORT) },
+                    ],
+                    ports: [{ name: "metrics", containerPort: FEDERATION_EXPORTER_PORT }],
+                    readinessProbe: { httpGet: { path: "/healthz", port: "metrics" } },
+                    resources: {
+                      requests: { cpu: "20m", memory: "48Mi" },
+                      limits: { memory: "96Mi" },
+                    },
+                    securityContext: containerSecurityContext(true),
+                    volumeMounts: [{ name: "script", mountPath: "/exporter", readOnly: true }],
+                  },
+                ],
+                volumes: [{ name: "script", configMap: { name: fxScript.metadata.name } }],
+              },
+            },
+          },
+        },
+        parent,
+      );
+      new k8s.core.v1.Service(
+        names.federationExporter,
+        {
+          metadata: { name: names.federationExporter, namespace: ns, labels: fxLabels },
+          spec: {
+            type: "ClusterIP",
+            selector: fxSelector,
+            ports: [{ name: "metrics", port: FEDERATION_EXPORTER_PORT, targetPort: "metrics" }],
           },
         },
         parent,

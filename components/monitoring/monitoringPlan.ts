@@ -5,7 +5,11 @@
  */
 import { alertNames, generateAlertRules, renderRuleFile, RULE_FILE_NAME } from "./alertRules.js";
 import { generateDashboards, grafanaDashboardProvider, grafanaDatasource } from "./dashboards.js";
-import { RABBITMQ_PROMETHEUS_PORT, REDIS_EXPORTER_PORT } from "./metrics.js";
+import {
+  FEDERATION_EXPORTER_PORT,
+  RABBITMQ_PROMETHEUS_PORT,
+  REDIS_EXPORTER_PORT,
+} from "./metrics.js";
 import {
   DEFAULT_EVALUATION_INTERVAL_SECONDS,
   DEFAULT_RETENTION_DAYS,
@@ -65,6 +69,8 @@ export interface MonitoringSettings {
   readonly workers: MonitoredPods;
   readonly api: MonitoredPods;
   readonly monitorRedis: boolean;
+  /** Whether the component runs the federation exporter (it does when given its settings). @default false */
+  readonly monitorFederation?: boolean;
   readonly thresholds?: Partial<AlertThresholds>;
   readonly unconsumedQueuesRegex?: string;
   readonly retentionDays?: number;
@@ -76,6 +82,7 @@ export interface MonitoringSettings {
   readonly prometheusImage?: string;
   readonly grafanaImage?: string;
   readonly redisExporterImage?: string;
+  readonly federationExporterImage?: string;
   readonly prometheusMemoryGiB?: number;
 }
 
@@ -89,6 +96,8 @@ export const MONITORING_DEFAULTS = Object.freeze({
   prometheusImage: "quay.io/prometheus/prometheus:v2.42.0",
   grafanaImage: "docker.io/grafana/grafana:10.4.2",
   redisExporterImage: "docker.io/oliver006/redis_exporter:v1.58.0",
+  // A stock Node image runs the exporter script from a ConfigMap (it has no dependencies).
+  federationExporterImage: "docker.io/library/node:22-alpine",
   prometheusMemoryGiB: 4,
   brokerPort: RABBITMQ_PROMETHEUS_PORT,
   workerPort: 8080,
@@ -113,6 +122,7 @@ export interface MonitoringPlan {
     readonly prometheus: string;
     readonly grafana: string;
     readonly redisExporter: string;
+    readonly federationExporter: string;
   };
   readonly prometheusConfig: string;
   readonly ruleFileName: string;
@@ -129,6 +139,7 @@ export interface MonitoringPlan {
     readonly prometheus: string;
     readonly grafana: string;
     readonly redisExporter: string;
+    readonly federationExporter: string;
   };
   readonly prometheusUrl: string;
   readonly grafanaUrl: string;
@@ -222,6 +233,7 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
     prometheus: `${name}-prometheus`,
     grafana: `${name}-grafana`,
     redisExporter: `${name}-redis-exporter`,
+    federationExporter: `${name}-federation-exporter`,
   };
   const svc = (n: string, port: number): string => `${n}.${s.namespace}.svc:${port}`;
   const ruleFile = generateAlertRules({
@@ -235,6 +247,14 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
       ...targets,
       ...(s.monitorRedis
         ? { redis: { kind: "static", targets: [svc(names.redisExporter, REDIS_EXPORTER_PORT)] } }
+        : {}),
+      ...(s.monitorFederation
+        ? {
+            federation: {
+              kind: "static",
+              targets: [svc(names.federationExporter, FEDERATION_EXPORTER_PORT)],
+            },
+          }
         : {}),
     },
     scrapeIntervalSeconds: s.scrapeIntervalSeconds,
@@ -274,6 +294,7 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
       prometheus: s.prometheusImage ?? d.prometheusImage,
       grafana: s.grafanaImage ?? d.grafanaImage,
       redisExporter: s.redisExporterImage ?? d.redisExporterImage,
+      federationExporter: s.federationExporterImage ?? d.federationExporterImage,
     },
     prometheusUrl,
     grafanaUrl: `http://${svc(names.grafana, 3000)}`,

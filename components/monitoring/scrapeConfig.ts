@@ -47,6 +47,8 @@ export interface ScrapeTargets {
   api: TargetSource;
   /** redis_exporter; omit when the region has no result backend to watch. @default - no job */
   redis?: TargetSource;
+  /** taskfleet's federation exporter; omit when the region has no federation. @default - no job */
+  federation?: TargetSource;
 }
 
 export interface PrometheusConfigInput {
@@ -242,6 +244,9 @@ export function generatePrometheusConfig(input: PrometheusConfigInput): Promethe
   validateTargetSource("targets.workers", input.targets.workers);
   validateTargetSource("targets.api", input.targets.api);
   if (input.targets.redis) validateTargetSource("targets.redis", input.targets.redis);
+  if (input.targets.federation) {
+    validateTargetSource("targets.federation", input.targets.federation);
+  }
   for (const [i, a] of (input.alertmanagers ?? []).entries()) {
     if (!HOST_PORT.test(a)) {
       throw new Error(
@@ -265,8 +270,12 @@ export function generatePrometheusConfig(input: PrometheusConfigInput): Promethe
     { job_name: JOBS.workers, metrics_path: "/metrics", ...targetsFor(t.workers) },
     { job_name: JOBS.api, metrics_path: "/metrics", ...targetsFor(t.api) },
   ];
-  if (t.redis)
+  if (t.redis) {
     jobs.push({ job_name: JOBS.redis, metrics_path: "/metrics", ...targetsFor(t.redis) });
+  }
+  if (t.federation) {
+    jobs.push({ job_name: JOBS.federation, metrics_path: "/metrics", ...targetsFor(t.federation) });
+  }
 
   const config: PrometheusConfig = {
     global: {

@@ -37,6 +37,8 @@ const ALL_ALERTS = [
   "QueueBacklogGrowing",
   "QueueWithoutConsumers",
   "FederationLinkDown",
+  "FederationExporterDown",
+  "FederationPeerLinkDown",
   "FederationBacklogHigh",
   "WorkerScrapeMissing",
   "WorkersAbsent",
@@ -92,10 +94,13 @@ describe("alert rules generator", () => {
     expect(find("QueueBacklogGrowing").expr).toBe(
       'max by (vhost, queue) (delta(rabbitmq_detailed_queue_messages_ready{job="rabbitmq-queues", queue!~"federation: .*"}[10m])) > 5000',
     );
-    expect(find("FederationLinkDown").expr).toBe(
+    expect(find("FederationPeerLinkDown").expr).toBe(
       'max by (vhost, queue) (rabbitmq_detailed_queue_consumers{job="rabbitmq-queues", queue=~"federation: .*"}) == 0',
     );
-    expect(find("FederationLinkDown").for).toBe("5m");
+    expect(find("FederationPeerLinkDown").for).toBe("5m");
+    expect(find("FederationLinkDown").expr).toBe(
+      'max by (upstream, type, name, vhost) (taskfleet_federation_link_up{job="taskfleet-federation"}) == 0',
+    );
     expect(find("WorkersAbsent").expr).toBe('absent(up{job="taskfleet-workers"} == 1)');
     expect(find("RedisMemoryHigh").expr).toBe(
       'redis_memory_used_bytes{job="redis"} / redis_memory_max_bytes{job="redis"} > 0.8 and redis_memory_max_bytes{job="redis"} > 0',
@@ -148,6 +153,8 @@ describe("alert rules generator", () => {
       "redis_memory_max_bytes",
       "redis_memory_used_bytes",
       "redis_up",
+      "taskfleet_federation_exporter_scrape_success",
+      "taskfleet_federation_link_up",
       "taskfleet_task_runtime_seconds_bucket",
       "taskfleet_tasks_failed_total",
       "taskfleet_tasks_in_flight",
@@ -438,7 +445,7 @@ describe("Grafana dashboards generator", () => {
       ["taskfleet-queues", "taskfleet / Queues", 9],
       ["taskfleet-workers", "taskfleet / Workers", 6],
       ["taskfleet-redis", "taskfleet / Result backend (Redis)", 6],
-      ["taskfleet-federation", "taskfleet / Federation", 4],
+      ["taskfleet-federation", "taskfleet / Federation", 5],
     ]);
     for (const d of Object.values(ds)) {
       expect(new Set(d.panels.map((p) => p.id)).size).toBe(d.panels.length);
@@ -449,10 +456,13 @@ describe("Grafana dashboards generator", () => {
     }
     const fed = ds["taskfleet-federation.json"]!;
     expect(fed.panels[0]!.targets[0]!.expr).toBe(
+      'taskfleet_federation_link_up{job="taskfleet-federation"}',
+    );
+    expect(fed.panels[1]!.targets[0]!.expr).toBe(
       'max by (queue) (rabbitmq_detailed_queue_consumers{job="rabbitmq-queues", queue=~"federation: .*"})',
     );
     expect(ds["taskfleet-queues.json"]!.panels[1]!.gridPos).toEqual({ x: 12, y: 0, w: 12, h: 8 });
-    expect(dashboardExpressions(ds)).toHaveLength(33);
+    expect(dashboardExpressions(ds)).toHaveLength(34);
   });
 
   it("provisions the data source and the dashboard folder", () => {

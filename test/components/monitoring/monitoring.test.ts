@@ -3,6 +3,8 @@
  * inputs), that what it places is exactly what the pure generators produce, and that bad
  * arguments fail before anything is created, with the field named.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   planMonitoring,
@@ -53,6 +55,11 @@ describe("Monitoring (mocks)", () => {
     const m = new Monitoring("tf-mon", {
       ...ARGS,
       redis: { address: "clustercfg.results.cache.mock:6379", authToken: "s3cret" },
+      federation: {
+        managementUrl: "http://tf-broker.taskfleet.svc:15672",
+        username: "monitoring",
+        password: "m0n",
+      },
       retentionDays: 45,
       storageSizeGiB: 200,
       storageClassName: "io2",
@@ -93,6 +100,10 @@ describe("Monitoring (mocks)", () => {
         [SECRET, "tf-mon-redis-exporter"],
         [DEP, "tf-mon-redis-exporter"],
         [SVC, "tf-mon-redis-exporter"],
+        [SECRET, "tf-mon-federation-exporter"],
+        [CM, "tf-mon-federation-exporter-script"],
+        [DEP, "tf-mon-federation-exporter"],
+        [SVC, "tf-mon-federation-exporter"],
       ].sort(),
     );
     for (const c of children) {
@@ -126,7 +137,11 @@ describe("Monitoring (mocks)", () => {
     expect(at(ss, "spec.template.spec.serviceAccountName")).toBe("tf-mon-prometheus");
     expectRestricted(at(ss, "spec.template.spec"));
     expect(at(ss, "spec.template.spec.securityContext.runAsUser")).toBe(65534);
-    for (const d of [find(mine, DEP, "tf-mon-grafana"), find(mine, DEP, "tf-mon-redis-exporter")]) {
+    for (const d of [
+      find(mine, DEP, "tf-mon-grafana"),
+      find(mine, DEP, "tf-mon-redis-exporter"),
+      find(mine, DEP, "tf-mon-federation-exporter"),
+    ]) {
       expectRestricted(at(d.inputs, "spec.template.spec"));
     }
     const svc = find(mine, SVC, "tf-mon-prometheus").inputs;
@@ -138,6 +153,7 @@ describe("Monitoring (mocks)", () => {
     const plan = planMonitoring("tf-mon", {
       ...ARGS,
       monitorRedis: true,
+      monitorFederation: true,
       retentionDays: 45,
       storageSizeGiB: 200,
       storageClassName: "io2",
@@ -152,6 +168,10 @@ describe("Monitoring (mocks)", () => {
       "taskfleet-workers",
       "taskfleet-api",
       "redis",
+      "taskfleet-federation",
+    ]);
+    expect(parsed.scrape_configs[5].static_configs).toEqual([
+      { targets: ["tf-mon-federation-exporter.monitoring.svc:9877"] },
     ]);
     expect(parsed.scrape_configs[4].static_configs).toEqual([
       { targets: ["tf-mon-redis-exporter.monitoring.svc:9121"] },
@@ -168,7 +188,7 @@ describe("Monitoring (mocks)", () => {
         generateAlertRules({ expectedBrokerNodes: 5, thresholds: { queueBacklogMessages: 20000 } }),
       ),
     });
-    expect(outputs.alerts).toHaveLength(24);
+    expect(outputs.alerts).toHaveLength(26);
   });
 
   it("provisions Grafana with the data source, the four dashboards and a generated admin password", () => {
@@ -201,6 +221,33 @@ describe("Monitoring (mocks)", () => {
     expect(outputs.password).toBe("mock-tf-mon-grafana-admin-password");
     expect(outputs.prometheusUrl).toBe("http://tf-mon-prometheus.monitoring.svc:9090");
     expect(outputs.grafanaUrl).toBe("http://tf-mon-grafana.monitoring.svc:3000");
+  });
+
+  it("runs the federation exporter script from a ConfigMap in a Node image, credentials in a Secret", () => {
+    const script = readFileSync(
+      join(import.meta.dirname, "../../../components/monitoring/exporter/federation-exporter.mjs"),
+      "utf8",
+    );
+    const cm = find(mine, CM, "tf-mon-federation-exporter-script").inputs;
+    expect(at(cm, "data")).toEqual({ "federation-exporter.mjs": script });
+    expect(at(find(mine, SECRET, "tf-mon-federation-exporter").inputs, "stringData")).toEqual({
+      secret: {
+        url: "http://tf-broker.taskfleet.svc:15672",
+        username: "monitoring",
+        password: "m0n",
+      },
+    });
+    const dep = find(mine, DEP, "tf-mon-federation-exporter").inputs;
+    expect(at(dep, "spec.template.spec.containers.0.command")).toEqual([
+      "node",
+      "/exporter/federation-exporter.mjs",
+    ]);
+    expect(at(dep, "spec.template.spec.containers.0.image")).toBe(
+      "docker.io/library/node:22-alpine",
+    );
+    expect(at(find(mine, SVC, "tf-mon-federation-exporter").inputs, "spec.ports")).toEqual([
+      { name: "metrics", port: 9877, targetPort: "metrics" },
+    ]);
   });
 
   it("points redis_exporter at the result backend over TLS with the AUTH token kept secret", () => {

@@ -34,6 +34,7 @@ const Q = 'job="rabbitmq-queues", instance="rabbit-0:15692", vhost="/"';
 const FEDQ = "federation: tasks -> rabbit@eu-west-1";
 const WK = (i: number): string => `job="taskfleet-workers", instance="worker-${i}:9808"`;
 const RD = 'job="redis", instance="redis-exporter:9121"';
+const FX = 'job="taskfleet-federation", instance="fx:9877"';
 const RD_LABELS = { job: "redis", instance: "redis-exporter:9121" };
 
 export const PROMTOOL_CASES: Record<string, AlertCases> = {
@@ -342,6 +343,82 @@ export const PROMTOOL_CASES: Record<string, AlertCases> = {
     ],
   },
   FederationLinkDown: {
+    fire: [
+      {
+        series: [
+          s(
+            `taskfleet_federation_link_up{${FX}, upstream="eu-west-1", type="queue", name="high_priority", vhost="/", node="rabbit@a"}`,
+            "1 1 0x20",
+          ),
+          s(
+            `taskfleet_federation_link_up{${FX}, upstream="ap-southeast-1", type="queue", name="high_priority", vhost="/", node="rabbit@a"}`,
+            "1x20",
+          ),
+        ],
+        evalTime: "10m",
+        alerts: [
+          {
+            labels: { upstream: "eu-west-1", type: "queue", name: "high_priority", vhost: "/" },
+            description:
+              "This region's federation link from eu-west-1 (queue high_priority) is not running: messages from that region do not arrive here.",
+          },
+        ],
+      },
+    ],
+    quiet: [
+      {
+        // Down for less than the alert window, then running again.
+        series: [
+          s(
+            `taskfleet_federation_link_up{${FX}, upstream="eu-west-1", type="queue", name="high_priority", vhost="/", node="rabbit@a"}`,
+            "0 0 0 1x20",
+          ),
+        ],
+        evalTime: "10m",
+        alerts: [],
+      },
+    ],
+  },
+  FederationExporterDown: {
+    fire: [
+      {
+        series: [
+          s(`up{${FX}}`, "1x10"),
+          s(`taskfleet_federation_exporter_scrape_success{${FX}}`, "0x10"),
+        ],
+        evalTime: "10m",
+        alerts: [
+          {
+            labels: { job: "taskfleet-federation", instance: "fx:9877" },
+            description:
+              "The federation exporter fx:9877 is down or cannot read the management API, so FederationLinkDown cannot fire.",
+          },
+        ],
+      },
+      {
+        series: [s(`up{${FX}}`, "0x10")],
+        evalTime: "10m",
+        alerts: [
+          {
+            labels: { job: "taskfleet-federation", instance: "fx:9877" },
+            description:
+              "The federation exporter fx:9877 is down or cannot read the management API, so FederationLinkDown cannot fire.",
+          },
+        ],
+      },
+    ],
+    quiet: [
+      {
+        series: [
+          s(`up{${FX}}`, "1x10"),
+          s(`taskfleet_federation_exporter_scrape_success{${FX}}`, "1x10"),
+        ],
+        evalTime: "10m",
+        alerts: [],
+      },
+    ],
+  },
+  FederationPeerLinkDown: {
     fire: [
       {
         series: [s(`rabbitmq_detailed_queue_consumers{${Q}, queue="${FEDQ}"}`, "1 1 0x20")],

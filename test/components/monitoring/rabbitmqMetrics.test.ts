@@ -3,7 +3,7 @@
  * the endpoints the generated scrape config names; the federation signal (consumers on the
  * upstream's `federation: …` queue) really follows the link; and a real Prometheus 2.42 run with
  * the generated config and rules scrapes the node, accepts every rule and dashboard query, and
- * puts `FederationLinkDown` in pending once the downstream node is gone. A real taskfleet worker
+ * puts `FederationPeerLinkDown` in pending once the downstream node is gone. A real taskfleet worker
  * (the runtime's CLI) serves every worker metric the rules use and is scraped as up and ready.
  */
 import { writeFileSync, mkdirSync } from "node:fs";
@@ -244,7 +244,10 @@ describe("RabbitMQ metrics used by the monitoring generators (real node)", () =>
     const res = await fetch(`http://127.0.0.1:${workerPort}/metrics`);
     expect(res.status).toBe(200);
     const served = metricNames(await res.text());
-    const referenced = referencedMetrics(rules).filter((m) => m.startsWith("taskfleet_"));
+    const referenced = referencedMetrics(rules).filter(
+      // (taskfleet_federation_* come from the federation exporter, tested on its own.)
+      (m) => m.startsWith("taskfleet_") && !m.startsWith("taskfleet_federation_"),
+    );
     expect(referenced).toHaveLength(7);
     expect(referenced.filter((m) => !served.has(m))).toEqual([]);
     for (const m of ["taskfleet_tasks_succeeded_total", "taskfleet_worker_prefetch"]) {
@@ -264,7 +267,7 @@ describe("RabbitMQ metrics used by the monitoring generators (real node)", () =>
     expect(federationQueue).toMatch(new RegExp(`^federation: ${EXCHANGE} -> `));
   });
 
-  it("a real Prometheus 2.42 loads the generated config and rules, and FederationLinkDown follows the link", async () => {
+  it("a real Prometheus 2.42 loads the generated config and rules, and FederationPeerLinkDown follows the link", async () => {
     const promDir = join(dir.path, "prometheus");
     mkdirSync(promDir, { recursive: true });
     writeFileSync(join(promDir, RULE_FILE_NAME), renderRuleFile(rules));
@@ -293,6 +296,11 @@ describe("RabbitMQ metrics used by the monitoring generators (real node)", () =>
     };
     try {
       await waitForPort(port, 30_000, `Prometheus (log: ${tail(logFile)})`);
+      // It listens before it is ready (the API answers 503 until the TSDB is open).
+      await until("Prometheus to be ready", 30_000, async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/-/ready`);
+        return r.status === 200 ? true : undefined;
+      });
       // All generated rules loaded.
       const loaded = await until("rules to load", 30_000, async () => {
         const r = (await (await fetch(`${api}/rules`)).json()) as {
@@ -333,30 +341,34 @@ describe("RabbitMQ metrics used by the monitoring generators (real node)", () =>
       expect(apiDown.map((r) => r.metric.instance)).toEqual(["127.0.0.1:2"]);
       const nodes = await query(rules.groups[0]!.rules[0]!.expr);
       expect(nodes.data.result.map((r) => r.value[1])).toEqual(["1"]);
-      // While the link is up, FederationLinkDown's expression is empty ...
+      // While the link is up, FederationPeerLinkDown's expression is empty ...
       const linkDown = rules.groups
         .flatMap((g) => g.rules)
-        .find((r) => r.alert === "FederationLinkDown")!;
+        .find((r) => r.alert === "FederationPeerLinkDown")!;
       expect((await query(linkDown.expr)).data.result).toEqual([]);
       // ... and once the downstream region's node is gone, it returns the upstream queue.
       await downstream.stop();
-      const result = await until("FederationLinkDown's expression to match", 40_000, async () => {
-        const r = await query(linkDown.expr);
-        return r.data.result.length > 0 ? r.data.result : undefined;
-      });
+      const result = await until(
+        "FederationPeerLinkDown's expression to match",
+        40_000,
+        async () => {
+          const r = await query(linkDown.expr);
+          return r.data.result.length > 0 ? r.data.result : undefined;
+        },
+      );
       expect(result.map((r) => [r.metric.queue, r.value[1]])).toEqual([[federationQueue, "0"]]);
       // The alert goes pending (it fires after its `for`), with the generated labels.
-      const pending = await until("FederationLinkDown to be pending", 30_000, async () => {
+      const pending = await until("FederationPeerLinkDown to be pending", 30_000, async () => {
         const r = (await (await fetch(`${api}/alerts`)).json()) as {
           data: { alerts: { labels: Record<string, string>; state: string }[] };
         };
-        const a = r.data.alerts.find((x) => x.labels.alertname === "FederationLinkDown");
+        const a = r.data.alerts.find((x) => x.labels.alertname === "FederationPeerLinkDown");
         return a;
       });
       expect(pending.state).toBe("pending");
       // (The `region` external label is added when alerts are sent to an Alertmanager.)
       expect(pending.labels).toEqual({
-        alertname: "FederationLinkDown",
+        alertname: "FederationPeerLinkDown",
         vhost: "/",
         queue: federationQueue,
         severity: "critical",
