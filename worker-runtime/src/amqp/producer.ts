@@ -118,6 +118,8 @@ export class Producer {
   }
 
   private roomWaiter: { threshold: number; resolve: () => void } | null = null;
+  /** The channel's write buffer is full (publish returned false): wait for 'drain'. */
+  private blocked = false;
 
   /** One timer checks every pending confirm's deadline (a timer per message costs too much). */
   private watchDeadlines(): void {
@@ -201,7 +203,7 @@ export class Producer {
       this.deadlines.set(messageId, Date.now() + this.timeoutMs);
       this.watchDeadlines();
       try {
-        ch.publish(
+        this.blocked = !ch.publish(
           exchange,
           routingKey,
           item.content,
@@ -260,6 +262,19 @@ export class Producer {
         );
       }
       out.push(settle(this.publish(item)));
+      const ch = this.live;
+      if (this.blocked && ch) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            ch.off("drain", done);
+            ch.off("close", done);
+            resolve();
+          };
+          ch.on("drain", done);
+          ch.on("close", done);
+        });
+        this.blocked = false;
+      }
     }
     return Promise.all(out);
   }
