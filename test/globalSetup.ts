@@ -6,9 +6,13 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
 import { RabbitMqNode, RedisServer } from "../local/services/index.js";
+
+const execFileP = promisify(execFile);
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -21,7 +25,28 @@ declare module "vitest" {
   }
 }
 
+/**
+ * Compiles the runtime once, with the step the Dockerfile runs, before any suite: the dist tests
+ * run its output, and the local target's user task modules import it.
+ */
+async function buildRuntime(): Promise<void> {
+  const repo = join(import.meta.dirname, "..");
+  try {
+    await execFileP("npm", ["run", "build", "-w", "@taskfleet/worker"], {
+      cwd: repo,
+      timeout: 180_000,
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` },
+    });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `npm run build -w @taskfleet/worker failed:\n${e.stdout ?? ""}${e.stderr ?? e.message}`,
+    );
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  await buildRuntime();
   const root = mkdtempSync(join(tmpdir(), "taskfleet-test-"));
   const rabbit = new RabbitMqNode({ dir: join(root, "rabbit") });
   const redis = new RedisServer({ dir: join(root, "redis") });

@@ -1,10 +1,10 @@
 /**
  * The image's entrypoint: the compiled CLI from `npm run build -w @taskfleet/worker` (the same
- * step the Dockerfile runs) starts, prints help and runs a real worker from dist/.
+ * step the Dockerfile runs; the global setup runs it) starts, prints help and runs a real worker
+ * from dist/.
  */
 import { execFile, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { deleteQueues, testApp, uniqueQueue, until } from "./helpers.js";
@@ -12,13 +12,11 @@ import { deleteQueues, testApp, uniqueQueue, until } from "./helpers.js";
 const execFileP = promisify(execFile);
 
 describe("compiled CLI (dist)", () => {
-  beforeAll(async () => {
-    // `npm run build -w @taskfleet/worker` with this Node (22) first on PATH, as in the image.
-    await execFileP("npm", ["run", "build", "-w", "@taskfleet/worker"], {
-      timeout: 120_000,
-      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ""}` },
-    });
-  }, 150_000);
+  // The build itself (`npm run build -w @taskfleet/worker`, the Dockerfile's step) runs once in
+  // the global setup, before any suite, so no suite rebuilds dist/ while another imports it.
+  beforeAll(() => {
+    expect(existsSync("worker-runtime/dist/cli/main.js")).toBe(true);
+  });
 
   it("the Dockerfile's entrypoint is the compiled CLI under tini, run as a non-root user", () => {
     const df = readFileSync("worker-runtime/Dockerfile", "utf8");
