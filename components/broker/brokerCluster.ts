@@ -4,8 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { fillUpstreamUris, placeholderUri } from "../federation/upstreams.js";
 import { createObject } from "../k8s/place.js";
-import { brokerNames, brokerK8sObjects, type BrokerStorage } from "./brokerManifests.js";
+import { brokerNames, brokerK8sObjects, OWN_NODE, type BrokerStorage } from "./brokerManifests.js";
 import { renderBrokerFiles } from "./brokerFiles.js";
+import { postStartCommands } from "./definitions.js";
 import { BROKER_ROLES, resolveBrokerSpec, type BrokerRole, type BrokerSpec } from "./brokerSpec.js";
 
 /** Arguments of {@link BrokerCluster}. */
@@ -234,6 +235,8 @@ export class BrokerCluster extends pulumi.ComponentResource {
       clientCidrs: args.clientCidrs ?? d.clientCidrs,
       configChecksum: "__checksum__",
       storageClassName: args.storageClassName,
+      // The federation policies do not depend on the peers' URIs, so the placeholder spec serves.
+      postStart: postStartCommands(spec, [OWN_NODE]),
     });
     const sc =
       args.storageClassName === undefined ? [createObject(name, objs.storageClass, parent)] : [];

@@ -16,6 +16,7 @@ import {
   zoneSpread,
   type K8sObject,
 } from "../k8s/objects.js";
+import type { BrokerCommand } from "./definitions.js";
 
 /** uid/gid of the `rabbitmq` user in the official image. */
 export const RABBITMQ_UID = 999;
@@ -64,6 +65,11 @@ export interface BrokerManifestArgs {
   readonly configChecksum: string;
   /** Use this existing StorageClass instead of the generated EBS one. @default - the generated class */
   readonly storageClassName?: string;
+  /**
+   * What the `post-start` sidecar runs each time its own node has (re)started:
+   * `postStartCommands(spec, [OWN_NODE])` (quorum-queue grow for this node, federation relink).
+   */
+  readonly postStart: readonly BrokerCommand[];
 }
 
 export interface BrokerNames {
@@ -116,6 +122,60 @@ export function startCommand(fileDescriptorLimit: number): string[] {
     "-c",
     `ulimit -n ${fileDescriptorLimit} && exec docker-entrypoint.sh rabbitmq-server`,
   ];
+}
+
+/**
+ * Stands for the pod's own Erlang node name in {@link BrokerManifestArgs.postStart}; the sidecar
+ * script reads it from `RABBITMQ_NODENAME`.
+ */
+export const OWN_NODE = "<own node>";
+
+/** How often the post-start sidecar checks its node, seconds. */
+export const POST_START_POLL_SECONDS = 10;
+
+/** One word for `sh`: bare when it is plain, else single-quoted; {@link OWN_NODE} expands. */
+export function shellWord(word: string): string {
+  if (word === OWN_NODE) return '"$RABBITMQ_NODENAME"';
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The post-start sidecar's `sh` script. Every `pollSeconds` it asks its own node (the
+ * `RABBITMQ_NODENAME` of the pod) whether RabbitMQ is running and how long its VM has been up.
+ * When the node is running and has not been served since it last started (first boot, a
+ * container restart: the uptime went down, or a spell of not running), it runs `commands` in
+ * order; if one fails it tries again at the next poll. Every command is safe to repeat. It never
+ * uses `$(` or `$$` (Kubernetes expands those in a container's command).
+ */
+export function postStartScript(commands: readonly BrokerCommand[], pollSeconds: number): string {
+  const steps = commands.map((c) => [c.tool, ...c.args].map(shellWord).join(" "));
+  const run = steps.length === 0 ? "true" : steps.join(" && ");
+  return [
+    "trap 'exit 0' TERM INT",
+    "pending=1; last=0",
+    "while :; do",
+    "  up=''",
+    "  if rabbitmq-diagnostics -q check_running >/dev/null 2>&1; then",
+    "    up=`rabbitmqctl -q eval 'element(1, erlang:statistics(wall_clock)).' 2>/dev/null`",
+    "  fi",
+    '  case "$up" in',
+    "    ''|*[!0-9]*) pending=1 ;;",
+    "    *)",
+    '      if [ "$up" -lt "$last" ]; then pending=1; fi',
+    "      last=$up",
+    '      if [ "$pending" = 1 ]; then',
+    `        echo "post-start: $RABBITMQ_NODENAME is running; ${commands.length} commands"`,
+    `        if ${run}; then`,
+    '          pending=0; echo "post-start: done"',
+    "        else",
+    `          echo "post-start: a command failed; again in ${pollSeconds} s"`,
+    "        fi",
+    "      fi ;;",
+    "  esac",
+    `  sleep ${pollSeconds} & wait $!`,
+    "done",
+  ].join("\n");
 }
 
 export function storageClass(names: BrokerNames, s: BrokerStorage): K8sObject {
@@ -278,6 +338,15 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
     ...(a.tls ? [{ name: "tls", mountPath: TLS_DIR, readOnly: true }] : []),
   ];
   const memory = `${a.memoryGiB}Gi`;
+  // The node's identity, the same in the server and the post-start sidecar (its CLI target).
+  const nodeEnv = [
+    { name: "MY_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+    { name: "MY_POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+    { name: "K8S_SERVICE_NAME", value: names.headless },
+    { name: "K8S_HOSTNAME_SUFFIX", value: suffix },
+    { name: "RABBITMQ_USE_LONGNAME", value: "true" },
+    { name: "RABBITMQ_NODENAME", value: `rabbit@$(MY_POD_NAME)${suffix}` },
+  ];
   const statefulSet: K8sObject = {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -344,15 +413,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
               image: a.image,
               command: startCommand(a.fileDescriptorLimit),
               env: [
-                { name: "MY_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-                {
-                  name: "MY_POD_NAMESPACE",
-                  valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } },
-                },
-                { name: "K8S_SERVICE_NAME", value: names.headless },
-                { name: "K8S_HOSTNAME_SUFFIX", value: suffix },
-                { name: "RABBITMQ_USE_LONGNAME", value: "true" },
-                { name: "RABBITMQ_NODENAME", value: `rabbit@$(MY_POD_NAME)${suffix}` },
+                ...nodeEnv,
                 { name: "RABBITMQ_CONFIG_FILE", value: `${CONFIG_DIR}/rabbitmq.conf` },
                 { name: "RABBITMQ_ENABLED_PLUGINS_FILE", value: `${CONFIG_DIR}/enabled_plugins` },
               ],
@@ -382,6 +443,20 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
               },
               volumeMounts: mounts,
               securityContext: containerSecurityContext(false),
+            },
+            {
+              // RabbitMQ 3.10 gaps (docs/broker.md): grow quorum queues onto this node, relink
+              // federated queues, each time this node (re)starts.
+              name: "post-start",
+              image: a.image,
+              command: ["/bin/sh", "-c", postStartScript(a.postStart, POST_START_POLL_SECONDS)],
+              env: [...nodeEnv, { name: "HOME", value: DATA_DIR }],
+              resources: {
+                requests: { cpu: "100m", memory: "256Mi" },
+                limits: { cpu: "100m", memory: "256Mi" },
+              },
+              volumeMounts: [{ name: "data", mountPath: DATA_DIR, readOnly: true }],
+              securityContext: containerSecurityContext(true),
             },
           ],
           volumes,

@@ -1,9 +1,13 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   brokerK8sObjects,
+  OWN_NODE,
+  postStartScript,
   preStopCommand,
+  shellWord,
   startCommand,
 } from "../../components/broker/brokerManifests.js";
+import type { BrokerCommand } from "../../components/broker/definitions.js";
 import { kubernetesObjects } from "../../cli/planEngine.js";
 import { validateK8s } from "./k8sSchema.js";
 import { at, find, mocked, ofType, type RecordedResource } from "./support.js";
@@ -22,7 +26,38 @@ const MANIFEST_ARGS = {
   selectNodePool: true,
   clientCidrs: ["10.0.0.0/16", "10.1.0.0/16"],
   configChecksum: "abc",
+  postStart: [
+    { tool: "rabbitmq-queues", args: ["grow", OWN_NODE, "all"] },
+    { tool: "rabbitmqctl", args: ["clear_policy", "--vhost", "/", "p-relink"] },
+  ] as BrokerCommand[],
 };
+
+/** The post-start script for MANIFEST_ARGS.postStart, polling every 10 s. */
+const SIDECAR_SCRIPT = [
+  "trap 'exit 0' TERM INT",
+  "pending=1; last=0",
+  "while :; do",
+  "  up=''",
+  "  if rabbitmq-diagnostics -q check_running >/dev/null 2>&1; then",
+  "    up=`rabbitmqctl -q eval 'element(1, erlang:statistics(wall_clock)).' 2>/dev/null`",
+  "  fi",
+  '  case "$up" in',
+  "    ''|*[!0-9]*) pending=1 ;;",
+  "    *)",
+  '      if [ "$up" -lt "$last" ]; then pending=1; fi',
+  "      last=$up",
+  '      if [ "$pending" = 1 ]; then',
+  '        echo "post-start: $RABBITMQ_NODENAME is running; 2 commands"',
+  '        if rabbitmq-queues grow "$RABBITMQ_NODENAME" all && rabbitmqctl clear_policy --vhost / p-relink; then',
+  '          pending=0; echo "post-start: done"',
+  "        else",
+  '          echo "post-start: a command failed; again in 10 s"',
+  "        fi",
+  "      fi ;;",
+  "  esac",
+  "  sleep 10 & wait $!",
+  "done",
+].join("\n");
 
 describe("broker manifests (pure)", () => {
   it("waits for quorum plus one, then drains, before a node leaves", () => {
@@ -37,6 +72,49 @@ describe("broker manifests (pure)", () => {
       "/bin/sh",
       "-c",
       "ulimit -n 65536 && exec docker-entrypoint.sh rabbitmq-server",
+    ]);
+  });
+  it("quotes shell words: plain ones bare, others single-quoted, the own node as $RABBITMQ_NODENAME", () => {
+    expect(shellWord("set_policy")).toBe("set_policy");
+    expect(shellWord("^default$")).toBe("'^default$'");
+    expect(shellWord(`{"a":"it's"}`)).toBe(`'{"a":"it'\\''s"}'`);
+    expect(shellWord(OWN_NODE)).toBe('"$RABBITMQ_NODENAME"');
+  });
+  it("post-start script: runs the commands once the node runs, again after each restart", () => {
+    expect(postStartScript(MANIFEST_ARGS.postStart, 10)).toBe(SIDECAR_SCRIPT);
+    // Kubernetes expands `$(VAR)` and `$$` in a container's command; the script has neither.
+    expect(SIDECAR_SCRIPT).not.toMatch(/\$\(|\$\$/);
+  });
+  it("runs the post-start script in a sidecar that targets its own node with the node's cookie", () => {
+    const pod = at(brokerK8sObjects(MANIFEST_ARGS).statefulSet, "spec.template.spec") as {
+      containers: { name: string; env: unknown[] }[];
+    };
+    expect(pod.containers.map((c) => c.name)).toEqual(["rabbitmq", "post-start"]);
+    const server = pod.containers[0]!;
+    expect(pod.containers[1]).toEqual({
+      name: "post-start",
+      image: "rabbitmq:3.13-management",
+      command: ["/bin/sh", "-c", SIDECAR_SCRIPT],
+      env: [...server.env.slice(0, 6), { name: "HOME", value: "/var/lib/rabbitmq" }],
+      resources: {
+        requests: { cpu: "100m", memory: "256Mi" },
+        limits: { cpu: "100m", memory: "256Mi" },
+      },
+      volumeMounts: [{ name: "data", mountPath: "/var/lib/rabbitmq", readOnly: true }],
+      securityContext: {
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"] },
+      },
+    });
+    expect(server.env.slice(4, 6)).toEqual([
+      { name: "RABBITMQ_USE_LONGNAME", value: "true" },
+      {
+        name: "RABBITMQ_NODENAME",
+        value: "rabbit@$(MY_POD_NAME).b-nodes.taskfleet.svc.cluster.local",
+      },
     ]);
   });
   it("provisions io2 volumes with the configured IOPS, encrypted (S18)", () => {
@@ -144,6 +222,19 @@ describe("BrokerCluster", () => {
     expect(
       at(sts.inputs, "spec.template.spec.containers.0.lifecycle.preStop.exec.command.2"),
     ).toContain("await_online_quorum_plus_one");
+  });
+
+  it("its post-start sidecar grows quorum queues onto its own node and relinks the federated queue", () => {
+    const sts = find(res, "kubernetes:apps/v1:StatefulSet", "b");
+    expect(at(sts.inputs, "spec.template.spec.containers.1.name")).toBe("post-start");
+    const script = String(at(sts.inputs, "spec.template.spec.containers.1.command.2"));
+    const run = /if (rabbitmq-queues .*); then\n/.exec(script)?.[1];
+    expect(run?.split(" && ")).toEqual([
+      'rabbitmq-queues grow "$RABBITMQ_NODENAME" all',
+      "rabbitmqctl set_policy --vhost / --apply-to queues --priority 11 taskfleet-default-relink '^default$' " +
+        `'{"max-length":100000,"overflow":"reject-publish","message-ttl":3600000,"dead-letter-exchange":"default.dlx","delivery-limit":20,"dead-letter-strategy":"at-least-once"}'`,
+      "rabbitmqctl clear_policy --vhost / taskfleet-default-relink",
+    ]);
   });
 
   it("places exactly the generator's files: Kubernetes peer discovery in rabbitmq.conf, the plugin, the upstream", () => {

@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tempDir } from "../../support/tmp.js";
 import type { RabbitMqNode } from "../../../local/services/index.js";
-import { postStartCommands, type BrokerSpec } from "../../../components/broker/index.js";
-import { PASSWORDS, nodeFromRenderedFiles, testSpec } from "./support.js";
+import type { BrokerSpec } from "../../../components/broker/index.js";
+import { PASSWORDS, PostStartSidecar, nodeFromRenderedFiles, testSpec } from "./support.js";
 
 let spec: BrokerSpec;
 let nodes: RabbitMqNode[] = [];
@@ -32,9 +32,14 @@ beforeAll(async () => {
   // The first node finds no peer and forms the cluster (and imports the definitions); the others
   // discover it from the same list and join.
   for (const n of nodes) await n.start();
-  // Quorum queues declared while the cluster had one member get the others as replicas.
-  const joined = nodes.slice(1).map((n) => n.nodeName);
-  for (const c of postStartCommands(spec, joined)) await nodes[0]!.ctl(c.args, c.tool);
+  // Quorum queues declared while the cluster had one member get the others as replicas: each
+  // node's post-start sidecar (the StatefulSet's script) grows them onto its own node.
+  const sidecars = nodes.map((n) => new PostStartSidecar(n, spec));
+  try {
+    await Promise.all(sidecars.map((s) => s.waitForRuns(1)));
+  } finally {
+    await Promise.all(sidecars.map((s) => s.stop()));
+  }
 });
 
 afterAll(async () => {

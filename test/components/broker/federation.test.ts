@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { tempDir } from "../../support/tmp.js";
 import { freePorts, type RabbitMqNode } from "../../../local/services/index.js";
-import { postStartCommands, type BrokerSpec } from "../../../components/broker/index.js";
-import { PASSWORDS, nodeFromRenderedFiles, testSpec } from "./support.js";
+import type { BrokerSpec } from "../../../components/broker/index.js";
+import { PASSWORDS, PostStartSidecar, nodeFromRenderedFiles, testSpec } from "./support.js";
 
 const OUTAGE_MS = 30_000;
 
@@ -19,6 +19,8 @@ let specA: BrokerSpec;
 let specB: BrokerSpec;
 let a: RabbitMqNode;
 let b: RabbitMqNode;
+/** B's post-start sidecar (the StatefulSet's script), running through B's restart. */
+let sidecarB: PostStartSidecar | undefined;
 let cleanup: () => void;
 const conns: ChannelModel[] = [];
 
@@ -50,10 +52,13 @@ beforeAll(async () => {
     credentials: { passwords: PASSWORDS, upstreamPasswords: { "us-east-1": PASSWORDS.federation } },
   }).node;
   await Promise.all([a.start(), b.start()]);
+  sidecarB = new PostStartSidecar(b, specB);
+  await sidecarB.waitForRuns(1);
 });
 
 afterAll(async () => {
   await Promise.allSettled(conns.map((c) => c.close()));
+  await sidecarB?.stop();
   await Promise.allSettled([a?.stop(), b?.stop()]);
   cleanup?.();
 });
@@ -180,9 +185,9 @@ describe("scenario 5: two regions federated by the rendered upstreams", () => {
     const publishedDuringOutage = confirmed.length - duringStart;
     await b.start();
     // RabbitMQ 3.10 does not restart federated quorum-queue links after a restart; the rendered
-    // relink commands (the post-start step of every target) do.
+    // relink commands do, run by B's post-start sidecar, which has kept running and sees B back.
     const linksAfterBoot = (await b.ctl(["federation_status"])).match(/running/g)?.length ?? 0;
-    for (const c of postStartCommands(specB)) await b.ctl(c.args, c.tool);
+    await sidecarB!.waitForRuns(2);
     let linksAfterRelink = 0;
     for (let i = 0; i < 50 && linksAfterRelink < 3; i++) {
       if (i > 0) await sleep(200);

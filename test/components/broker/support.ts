@@ -1,8 +1,12 @@
 /** Boots real RabbitMQ nodes from the broker generator's rendered files, for the broker suites. */
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { RabbitMqNode } from "../../../local/services/index.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { RABBITMQ_SBIN, RabbitMqNode } from "../../../local/services/index.js";
+import { OWN_NODE, postStartScript } from "../../../components/broker/brokerManifests.js";
 import {
+  postStartCommands,
   renderBrokerFiles,
   resolveBrokerSpec,
   type BrokerFiles,
@@ -78,4 +82,58 @@ export async function amqpError(
     return { code: e.code ?? -1, message: e.message };
   }
   throw new Error("expected an AMQP error");
+}
+
+/**
+ * The cloud broker's `post-start` sidecar (the exact script of the StatefulSet, polling every
+ * second) run as a process beside a local node: the pod's environment is the node's name,
+ * cookie home and the RabbitMQ CLI on PATH.
+ */
+export class PostStartSidecar {
+  private readonly child: ChildProcess;
+  private out = "";
+  private exited: Promise<void>;
+
+  constructor(node: RabbitMqNode, spec: BrokerSpec) {
+    const script = postStartScript(postStartCommands(spec, [OWN_NODE]), 1);
+    this.child = spawn("/bin/sh", ["-c", script], {
+      env: {
+        ...process.env,
+        PATH: `${RABBITMQ_SBIN}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: join(node.dir, "home"),
+        RABBITMQ_NODENAME: node.nodeName,
+        RABBITMQ_CONF_ENV_FILE: join(node.dir, "rabbitmq-env.conf"),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout!.on("data", (d: Buffer) => (this.out += d.toString()));
+    this.child.stderr!.on("data", (d: Buffer) => (this.out += d.toString()));
+    this.exited = new Promise((resolve) => this.child.once("exit", () => resolve()));
+  }
+
+  /** How many times the commands have all succeeded so far. */
+  runs(): number {
+    return this.out.split("\n").filter((l) => l === "post-start: done").length;
+  }
+
+  /** Waits until the commands have succeeded `n` times in all. */
+  async waitForRuns(n: number, timeoutMs = 60_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.runs() < n) {
+      if (Date.now() > until || this.child.exitCode !== null) {
+        throw new Error(`post-start sidecar: ${this.runs()} of ${n} runs; output:\n${this.out}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  output(): string {
+    return this.out;
+  }
+
+  /** SIGTERM, as the kubelet sends; the script exits 0 on it. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
+    await this.exited;
+  }
 }
