@@ -9,8 +9,11 @@
 import { POOL_LABEL } from "../compute/nodePools.js";
 import {
   containerSecurityContext,
+  fixedResources,
   k8sName,
   labels,
+  objectMeta,
+  onePodAtATime,
   podSecurityContext,
   selector,
   zoneSpread,
@@ -223,7 +226,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
   const appName = "rabbitmq";
   const lbl = labels(appName, "broker", names.statefulSet);
   const match = selector(appName, names.statefulSet);
-  const meta = (name: string) => ({ name, namespace: a.namespace, labels: lbl });
+  const meta = (name: string) => objectMeta(name, a.namespace, lbl);
   const amqpPort = a.tls ? PORTS.amqps : PORTS.amqp;
   const amqpName = a.tls ? "amqps" : "amqp";
   const suffix = hostnameSuffix(names, a.namespace);
@@ -337,7 +340,6 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
     { name: "pod-info", mountPath: "/etc/pod-info", readOnly: true },
     ...(a.tls ? [{ name: "tls", mountPath: TLS_DIR, readOnly: true }] : []),
   ];
-  const memory = `${a.memoryGiB}Gi`;
   // The node's identity, the same in the server and the post-start sidecar (its CLI target).
   const nodeEnv = [
     { name: "MY_POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
@@ -400,10 +402,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
                   readOnly: true,
                 },
               ],
-              resources: {
-                requests: { cpu: "100m", memory: "64Mi" },
-                limits: { cpu: "100m", memory: "64Mi" },
-              },
+              resources: fixedResources("100m", "64Mi"),
               securityContext: containerSecurityContext(true),
             },
           ],
@@ -424,7 +423,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
                 { name: "epmd", containerPort: PORTS.epmd, protocol: "TCP" },
                 { name: "cluster-rpc", containerPort: PORTS.dist, protocol: "TCP" },
               ],
-              resources: { requests: { cpu: a.cpu, memory }, limits: { cpu: a.cpu, memory } },
+              resources: fixedResources(a.cpu, `${a.memoryGiB}Gi`),
               readinessProbe: {
                 tcpSocket: { port: amqpName },
                 initialDelaySeconds: 10,
@@ -451,10 +450,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
               image: a.image,
               command: ["/bin/sh", "-c", postStartScript(a.postStart, POST_START_POLL_SECONDS)],
               env: [...nodeEnv, { name: "HOME", value: DATA_DIR }],
-              resources: {
-                requests: { cpu: "100m", memory: "256Mi" },
-                limits: { cpu: "100m", memory: "256Mi" },
-              },
+              resources: fixedResources("100m", "256Mi"),
               volumeMounts: [{ name: "data", mountPath: DATA_DIR, readOnly: true }],
               securityContext: containerSecurityContext(true),
             },
@@ -474,12 +470,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
       ],
     },
   };
-  const podDisruptionBudget: K8sObject = {
-    apiVersion: "policy/v1",
-    kind: "PodDisruptionBudget",
-    metadata: meta(names.statefulSet),
-    spec: { maxUnavailable: 1, selector: { matchLabels: match } },
-  };
+  const podDisruptionBudget = onePodAtATime(meta(names.statefulSet), match);
   const networkPolicy: K8sObject = {
     apiVersion: "networking.k8s.io/v1",
     kind: "NetworkPolicy",

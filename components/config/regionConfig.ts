@@ -6,6 +6,7 @@
  * The broker's own description (`taskfleet:broker`) is parsed by `components/broker/brokerSpec.ts`;
  * this module covers everything around it.
  */
+import type { WorkerPoolSizing } from "../workers/workerManifests.js";
 import { ConfigError, show } from "./errors.js";
 import {
   array,
@@ -96,21 +97,9 @@ export interface BrokerClusterConfig {
   readonly storageClassName?: string;
 }
 
-export interface WorkerPoolConfig {
-  /** Pool name; the worker node name is `<name>_worker@%h`. */
-  readonly name: string;
+export interface WorkerPoolConfig extends WorkerPoolSizing {
+  /** The queue class the pool consumes. */
   readonly queue: string;
-  readonly priority: PriorityClass;
-  readonly concurrency: number;
-  readonly minConcurrency: number;
-  readonly maxConcurrency: number;
-  readonly minReplicas: number;
-  readonly maxReplicas: number;
-  /** KEDA target: ready messages per replica. */
-  readonly backlogPerReplica: number;
-  readonly cpu: string;
-  readonly memoryMiB: number;
-  readonly taskTimeLimitSeconds: number;
   readonly instanceTypes: readonly string[];
   readonly minNodes: number;
   readonly maxNodes: number;

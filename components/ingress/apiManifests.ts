@@ -5,16 +5,8 @@
  * Pure: no Pulumi import.
  */
 import { POOL_LABEL } from "../compute/nodePools.js";
-import {
-  containerSecurityContext,
-  k8sName,
-  labels,
-  podSecurityContext,
-  selector,
-  zoneSpread,
-  type K8sObject,
-} from "../k8s/objects.js";
-import { WORKER_UID } from "../workers/workerManifests.js";
+import { k8sName, type K8sObject } from "../k8s/objects.js";
+import { runtimeWorkload } from "../k8s/runtimeDeployment.js";
 
 /** A queue class as the API routes to it. */
 export interface ApiQueueClass {
@@ -78,82 +70,33 @@ export interface ApiObjects {
 
 export function apiObjects(ctx: ApiContext): ApiObjects {
   const name = k8sName(ctx.instance, "api");
-  const appName = "taskfleet-api";
-  const meta = { name, namespace: ctx.namespace, labels: labels(appName, "api", name) };
-  const match = selector(appName, name);
-  const memory = `${ctx.memoryMiB}Mi`;
-  const deployment: K8sObject = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: meta,
-    spec: {
-      replicas: ctx.replicas,
-      selector: { matchLabels: match },
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-      template: {
-        metadata: { labels: labels(appName, "api", name) },
-        spec: {
-          automountServiceAccountToken: false,
-          securityContext: podSecurityContext(WORKER_UID),
-          terminationGracePeriodSeconds: 30,
-          ...(ctx.selectNodePool ? { nodeSelector: { [POOL_LABEL]: "system" } } : {}),
-          topologySpreadConstraints: zoneSpread(match, "ScheduleAnyway"),
-          containers: [
-            {
-              name: "api",
-              image: ctx.image,
-              // Listen on every interface: the load balancer and probes reach the pod IP.
-              args: [
-                "api",
-                "--host",
-                "0.0.0.0",
-                "--port",
-                String(ctx.port),
-                ...(ctx.routingArgs ?? []),
-              ],
-              env: [
-                {
-                  name: "TASKFLEET_BROKER_URL",
-                  valueFrom: { secretKeyRef: { name: ctx.secretName, key: "brokerUrl" } },
-                },
-                {
-                  name: "TASKFLEET_RESULT_BACKEND",
-                  valueFrom: { secretKeyRef: { name: ctx.secretName, key: "resultBackend" } },
-                },
-                { name: "TASKFLEET_REGION", value: ctx.region },
-              ],
-              ports: [{ name: "http", containerPort: ctx.port, protocol: "TCP" }],
-              resources: { requests: { cpu: ctx.cpu, memory }, limits: { cpu: ctx.cpu, memory } },
-              livenessProbe: {
-                httpGet: { path: "/healthz", port: "http" },
-                periodSeconds: 10,
-                failureThreshold: 3,
-              },
-              readinessProbe: {
-                httpGet: { path: "/readyz", port: "http" },
-                periodSeconds: 5,
-                failureThreshold: 2,
-              },
-              securityContext: containerSecurityContext(true),
-              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-            },
-          ],
-          volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
-        },
-      },
+  const { meta, match, deployment, podDisruptionBudget } = runtimeWorkload({
+    appName: "taskfleet-api",
+    component: "api",
+    name,
+    namespace: ctx.namespace,
+    replicas: ctx.replicas,
+    maxSurge: 1,
+    terminationGracePeriodSeconds: 30,
+    ...(ctx.selectNodePool ? { nodeSelector: { [POOL_LABEL]: "system" } } : {}),
+    container: {
+      name: "api",
+      image: ctx.image,
+      // Listen on every interface: the load balancer and probes reach the pod IP.
+      args: ["api", "--host", "0.0.0.0", "--port", String(ctx.port), ...(ctx.routingArgs ?? [])],
+      secretName: ctx.secretName,
+      env: [{ name: "TASKFLEET_REGION", value: ctx.region }],
+      port: { name: "http", containerPort: ctx.port },
+      cpu: ctx.cpu,
+      memory: `${ctx.memoryMiB}Mi`,
     },
-  };
-  const podDisruptionBudget: K8sObject = {
-    apiVersion: "policy/v1",
-    kind: "PodDisruptionBudget",
-    metadata: meta,
-    spec: { maxUnavailable: 1, selector: { matchLabels: match } },
-  };
+    tmpSizeLimit: "64Mi",
+  });
   const service: K8sObject = {
     apiVersion: "v1",
     kind: "Service",
     metadata: {
-      ...meta,
+      ...meta(),
       annotations: {
         "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
         "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",

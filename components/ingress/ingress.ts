@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { k8sName } from "../k8s/objects.js";
-import { createObject } from "../k8s/place.js";
+import { createConnectionSecret, createObject } from "../k8s/place.js";
 import { apiObjects } from "./apiManifests.js";
 
 /** Arguments of {@link Ingress}. */
@@ -63,18 +63,9 @@ export class Ingress extends pulumi.ComponentResource {
     const d = INGRESS_DEFAULTS;
     const namespace = args.namespace ?? d.namespace;
     const secretName = k8sName(name, "api-connection");
-    const secret = new k8s.core.v1.Secret(
-      `${name}-connection`,
-      {
-        metadata: { name: secretName, namespace },
-        type: "Opaque",
-        stringData: {
-          brokerUrl: pulumi.secret(args.brokerUrl),
-          resultBackend: pulumi.secret(args.resultBackendUrl),
-        },
-      },
-      { parent: this },
-    );
+    const secret = createConnectionSecret(name, { name: secretName, namespace }, args, {
+      parent: this,
+    });
     const objs = apiObjects({
       instance: name,
       namespace,

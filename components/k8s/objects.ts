@@ -98,3 +98,30 @@ export function namespace(name: string): K8sObject {
     },
   };
 }
+
+/** `metadata` of a namespaced object. */
+export function objectMeta(
+  name: string,
+  namespace: string,
+  objectLabels: Record<string, string>,
+): ObjectMeta {
+  return { name, namespace, labels: objectLabels };
+}
+
+/** Requests equal to limits (the Guaranteed QoS class). */
+export function fixedResources(
+  cpu: string,
+  memory: string,
+): { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } } {
+  return { requests: { cpu, memory }, limits: { cpu, memory } };
+}
+
+/** A PodDisruptionBudget that lets one pod of `match` go at a time. */
+export function onePodAtATime(metadata: ObjectMeta, match: Record<string, string>): K8sObject {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata,
+    spec: { maxUnavailable: 1, selector: { matchLabels: match } },
+  };
+}

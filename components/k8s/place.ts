@@ -4,7 +4,7 @@
  * `<name>` for the first object of a kind; callers pass distinct names per kind.
  */
 import * as k8s from "@pulumi/kubernetes";
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import type { K8sObject } from "./objects.js";
 
 type Opts = pulumi.CustomResourceOptions;
@@ -30,43 +30,57 @@ export function resourceName(name: string, kind: string): string {
   return `${name}${suffix[kind] ?? `-${kind.toLowerCase()}`}`;
 }
 
+/** A typed resource class of the Kubernetes provider, its args left to the generated body. */
+type TypedClass = new (name: string, args: never, opts?: Opts) => pulumi.CustomResource;
+
+/** `<apiVersion>/<kind>` to the provider's typed class. */
+const TYPED: Readonly<Record<string, TypedClass>> = {
+  "apps/v1/Deployment": k8s.apps.v1.Deployment,
+  "apps/v1/StatefulSet": k8s.apps.v1.StatefulSet,
+  "v1/Service": k8s.core.v1.Service,
+  "v1/ConfigMap": k8s.core.v1.ConfigMap,
+  "v1/ServiceAccount": k8s.core.v1.ServiceAccount,
+  "v1/Namespace": k8s.core.v1.Namespace,
+  "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
+  "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role,
+  "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,
+  "storage.k8s.io/v1/StorageClass": k8s.storage.v1.StorageClass,
+  "networking.k8s.io/v1/NetworkPolicy": k8s.networking.v1.NetworkPolicy,
+};
+
 export function createObject(name: string, obj: K8sObject, opts: Opts): pulumi.CustomResource {
   const n = resourceName(name, obj.kind);
   const { apiVersion, kind, ...rest } = obj;
+  const typed = TYPED[`${apiVersion}/${kind}`];
   // The typed classes fill apiVersion/kind themselves; the body is passed as generated.
-  const body: unknown = rest;
-  switch (`${apiVersion}/${kind}`) {
-    case "apps/v1/Deployment":
-      return new k8s.apps.v1.Deployment(n, body as k8s.apps.v1.DeploymentArgs, opts);
-    case "apps/v1/StatefulSet":
-      return new k8s.apps.v1.StatefulSet(n, body as k8s.apps.v1.StatefulSetArgs, opts);
-    case "v1/Service":
-      return new k8s.core.v1.Service(n, body as k8s.core.v1.ServiceArgs, opts);
-    case "v1/ConfigMap":
-      return new k8s.core.v1.ConfigMap(n, body as k8s.core.v1.ConfigMapArgs, opts);
-    case "v1/ServiceAccount":
-      return new k8s.core.v1.ServiceAccount(n, body as k8s.core.v1.ServiceAccountArgs, opts);
-    case "v1/Namespace":
-      return new k8s.core.v1.Namespace(n, body as k8s.core.v1.NamespaceArgs, opts);
-    case "policy/v1/PodDisruptionBudget":
-      return new k8s.policy.v1.PodDisruptionBudget(
-        n,
-        body as k8s.policy.v1.PodDisruptionBudgetArgs,
-        opts,
-      );
-    case "rbac.authorization.k8s.io/v1/Role":
-      return new k8s.rbac.v1.Role(n, body as k8s.rbac.v1.RoleArgs, opts);
-    case "rbac.authorization.k8s.io/v1/RoleBinding":
-      return new k8s.rbac.v1.RoleBinding(n, body as k8s.rbac.v1.RoleBindingArgs, opts);
-    case "storage.k8s.io/v1/StorageClass":
-      return new k8s.storage.v1.StorageClass(n, body as k8s.storage.v1.StorageClassArgs, opts);
-    case "networking.k8s.io/v1/NetworkPolicy":
-      return new k8s.networking.v1.NetworkPolicy(
-        n,
-        body as k8s.networking.v1.NetworkPolicyArgs,
-        opts,
-      );
-    default:
-      return new k8s.apiextensions.CustomResource(n, { apiVersion, kind, ...rest }, opts);
-  }
+  if (typed !== undefined) return new typed(n, rest as never, opts);
+  return new k8s.apiextensions.CustomResource(n, { apiVersion, kind, ...rest }, opts);
+}
+
+/**
+ * The Secret a runtime Deployment reads its connection from (`brokerUrl`, `resultBackend`: see
+ * `connectionEnv` in runtimeDeployment.ts), both values kept secret. Pulumi name
+ * `<name>-connection`.
+ */
+export function createConnectionSecret(
+  name: string,
+  secret: { readonly name: string; readonly namespace: string },
+  urls: {
+    readonly brokerUrl: pulumi.Input<string>;
+    readonly resultBackendUrl: pulumi.Input<string>;
+  },
+  opts: Opts,
+): k8s.core.v1.Secret {
+  return new k8s.core.v1.Secret(
+    `${name}-connection`,
+    {
+      metadata: { name: secret.name, namespace: secret.namespace },
+      type: "Opaque",
+      stringData: {
+        brokerUrl: pulumi.secret(urls.brokerUrl),
+        resultBackend: pulumi.secret(urls.resultBackendUrl),
+      },
+    },
+    opts,
+  );
 }

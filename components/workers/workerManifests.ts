@@ -4,35 +4,32 @@
  * and the KEDA objects that scale it on queue backlog. Pure: no Pulumi import.
  */
 import { POOL_LABEL, workerPoolKey } from "../compute/nodePools.js";
-import {
-  containerSecurityContext,
-  k8sName,
-  labels,
-  podSecurityContext,
-  selector,
-  zoneSpread,
-  type K8sObject,
-} from "../k8s/objects.js";
+import { k8sName, type K8sObject } from "../k8s/objects.js";
+import { runtimeWorkload } from "../k8s/runtimeDeployment.js";
 
-/** User id the worker image runs as (non-root). */
-export const WORKER_UID = 1000;
 /** Seconds added to the task time limit for the grace period, so a running task can finish. */
 export const GRACE_MARGIN_SECONDS = 30;
 
-export interface WorkerPoolSpec {
+/** A worker pool's size, autoscale bounds and limits: the same in its config and its manifests. */
+export interface WorkerPoolSizing {
+  /** Pool name; the worker node name is `<name>_worker@%h`. */
   readonly name: string;
-  /** AMQP queues the pool consumes (the shard queues when the class is sharded). */
-  readonly queues: readonly string[];
   readonly priority: "high" | "default" | "low";
   readonly concurrency: number;
   readonly minConcurrency: number;
   readonly maxConcurrency: number;
   readonly minReplicas: number;
   readonly maxReplicas: number;
+  /** KEDA target: ready messages per replica. */
   readonly backlogPerReplica: number;
   readonly cpu: string;
   readonly memoryMiB: number;
   readonly taskTimeLimitSeconds: number;
+}
+
+export interface WorkerPoolSpec extends WorkerPoolSizing {
+  /** AMQP queues the pool consumes (the shard queues when the class is sharded). */
+  readonly queues: readonly string[];
 }
 
 export interface WorkerPoolContext {
@@ -85,96 +82,39 @@ export function workerArgs(
 
 export function workerPoolObjects(pool: WorkerPoolSpec, ctx: WorkerPoolContext): WorkerPoolObjects {
   const name = k8sName(ctx.instance, pool.name);
-  const appName = "taskfleet-worker";
-  const meta = (n: string) => ({
-    name: n,
+  const { meta, deployment, podDisruptionBudget } = runtimeWorkload({
+    appName: "taskfleet-worker",
+    component: "worker",
+    name,
     namespace: ctx.namespace,
-    labels: { ...labels(appName, "worker", name), "taskfleet.io/priority": pool.priority },
-  });
-  const match = selector(appName, name);
-  const memory = `${pool.memoryMiB}Mi`;
-  const deployment: K8sObject = {
-    apiVersion: "apps/v1",
-    kind: "Deployment",
-    metadata: meta(name),
-    spec: {
-      selector: { matchLabels: match },
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
-      template: {
-        metadata: {
-          labels: { ...labels(appName, "worker", name), "taskfleet.io/priority": pool.priority },
-        },
-        spec: {
-          automountServiceAccountToken: false,
-          securityContext: podSecurityContext(WORKER_UID),
-          terminationGracePeriodSeconds: pool.taskTimeLimitSeconds + GRACE_MARGIN_SECONDS,
-          ...(ctx.selectNodePool
-            ? { nodeSelector: { [POOL_LABEL]: workerPoolKey(pool.name) } }
-            : {}),
-          topologySpreadConstraints: zoneSpread(match, "ScheduleAnyway"),
-          containers: [
-            {
-              name: "worker",
-              image: ctx.image,
-              args: workerArgs(pool, ctx),
-              env: [
-                {
-                  name: "TASKFLEET_BROKER_URL",
-                  valueFrom: { secretKeyRef: { name: ctx.secretName, key: "brokerUrl" } },
-                },
-                {
-                  name: "TASKFLEET_RESULT_BACKEND",
-                  valueFrom: { secretKeyRef: { name: ctx.secretName, key: "resultBackend" } },
-                },
-                { name: "TASKFLEET_TASK_TIME_LIMIT", value: String(pool.taskTimeLimitSeconds) },
-              ],
-              ports: [{ name: "health", containerPort: ctx.healthPort, protocol: "TCP" }],
-              resources: {
-                requests: { cpu: pool.cpu, memory },
-                limits: { cpu: pool.cpu, memory },
-              },
-              livenessProbe: {
-                httpGet: { path: "/healthz", port: "health" },
-                periodSeconds: 10,
-                failureThreshold: 3,
-                timeoutSeconds: 2,
-              },
-              readinessProbe: {
-                httpGet: { path: "/readyz", port: "health" },
-                periodSeconds: 5,
-                failureThreshold: 2,
-                timeoutSeconds: 2,
-              },
-              startupProbe: {
-                httpGet: { path: "/healthz", port: "health" },
-                periodSeconds: 2,
-                failureThreshold: 30,
-              },
-              securityContext: containerSecurityContext(true),
-              volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-            },
-          ],
-          volumes: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
-        },
-      },
+    extraLabels: { "taskfleet.io/priority": pool.priority },
+    maxSurge: "25%",
+    terminationGracePeriodSeconds: pool.taskTimeLimitSeconds + GRACE_MARGIN_SECONDS,
+    ...(ctx.selectNodePool ? { nodeSelector: { [POOL_LABEL]: workerPoolKey(pool.name) } } : {}),
+    container: {
+      name: "worker",
+      image: ctx.image,
+      args: workerArgs(pool, ctx),
+      secretName: ctx.secretName,
+      env: [{ name: "TASKFLEET_TASK_TIME_LIMIT", value: String(pool.taskTimeLimitSeconds) }],
+      port: { name: "health", containerPort: ctx.healthPort },
+      cpu: pool.cpu,
+      memory: `${pool.memoryMiB}Mi`,
+      probeTimeoutSeconds: 2,
+      startupProbe: { periodSeconds: 2, failureThreshold: 30 },
     },
-  };
-  const podDisruptionBudget: K8sObject = {
-    apiVersion: "policy/v1",
-    kind: "PodDisruptionBudget",
-    metadata: meta(name),
-    spec: { maxUnavailable: 1, selector: { matchLabels: match } },
-  };
+    tmpSizeLimit: "256Mi",
+  });
   const triggerAuthentication: K8sObject = {
     apiVersion: "keda.sh/v1alpha1",
     kind: "TriggerAuthentication",
-    metadata: meta(name),
+    metadata: meta(),
     spec: { secretTargetRef: [{ parameter: "host", name: ctx.secretName, key: "brokerUrl" }] },
   };
   const scaledObject: K8sObject = {
     apiVersion: "keda.sh/v1alpha1",
     kind: "ScaledObject",
-    metadata: meta(name),
+    metadata: meta(),
     spec: {
       scaleTargetRef: { name },
       minReplicaCount: pool.minReplicas,

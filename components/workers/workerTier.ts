@@ -1,8 +1,7 @@
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { k8sName } from "../k8s/objects.js";
 import { workerPoolObjects, type WorkerPoolSpec } from "./workerManifests.js";
-import { createObject } from "../k8s/place.js";
+import { createConnectionSecret, createObject } from "../k8s/place.js";
 
 /** Arguments of {@link WorkerTier}. */
 export interface WorkerTierArgs {
@@ -58,18 +57,9 @@ export class WorkerTier extends pulumi.ComponentResource {
     const d = WORKER_TIER_DEFAULTS;
     const namespace = args.namespace ?? d.namespace;
     const secretName = k8sName(name, "connection");
-    const secret = new k8s.core.v1.Secret(
-      `${name}-connection`,
-      {
-        metadata: { name: secretName, namespace },
-        type: "Opaque",
-        stringData: {
-          brokerUrl: pulumi.secret(args.brokerUrl),
-          resultBackend: pulumi.secret(args.resultBackendUrl),
-        },
-      },
-      { parent: this },
-    );
+    const secret = createConnectionSecret(name, { name: secretName, namespace }, args, {
+      parent: this,
+    });
     const names: Record<string, string> = {};
     for (const pool of args.pools) {
       const objs = workerPoolObjects(pool, {
