@@ -7,7 +7,7 @@ import { connect, type ChannelModel } from "amqplib";
 import { tempDir } from "../../support/tmp.js";
 import type { RabbitMqNode } from "../../../local/services/index.js";
 import { brokerObjects, type BrokerSpec } from "../../../components/broker/index.js";
-import { PASSWORDS, nodeFromRenderedFiles, testSpec } from "./support.js";
+import { PASSWORDS, drainShards, nodeFromRenderedFiles, shardCounts, testSpec } from "./support.js";
 
 let node: RabbitMqNode;
 let spec: BrokerSpec;
@@ -43,34 +43,14 @@ describe("consistent-hash sharding on the task id header", () => {
     const shards = brokerObjects(spec).consumeQueues["default"]!;
     const wch = await w.createChannel();
     await wch.prefetch(2000);
-    const drain = async (expected: number): Promise<Map<string, string>> => {
-      const where = new Map<string, string>();
-      let done!: () => void;
-      const all = new Promise<void>((r) => (done = r));
-      const tags: string[] = [];
-      for (const s of shards) {
-        const { consumerTag } = await wch.consume(
-          s,
-          (m) => {
-            if (!m) return;
-            where.set(m.content.toString(), s);
-            if (where.size === expected) done();
-          },
-          { noAck: true },
-        );
-        tags.push(consumerTag);
-      }
-      await all;
-      for (const t of tags) await wch.cancel(t);
-      return where;
-    };
+    const drain = (expected: number) => drainShards(wch, shards, expected);
     const ids = Array.from(
       { length: 4000 },
       (_, i) => `5f3c${i.toString(16).padStart(4, "0")}-task`,
     );
     await publish(ids);
     const first = await drain(4000);
-    const counts = shards.map((s) => [...first.values()].filter((x) => x === s).length);
+    const counts = shardCounts(first, shards);
     console.log(`hash-header sharding: shard counts ${counts.join(", ")} (even = 1000)`);
     for (const c of counts) {
       expect(c).toBeGreaterThanOrEqual(750);

@@ -8,7 +8,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { tempDir } from "../../support/tmp.js";
 import type { RabbitMqNode } from "../../../local/services/index.js";
 import { brokerObjects, type BrokerSpec } from "../../../components/broker/index.js";
-import { PASSWORDS, amqpError, nodeFromRenderedFiles, testSpec } from "./support.js";
+import {
+  PASSWORDS,
+  amqpError,
+  drainShards,
+  nodeFromRenderedFiles,
+  shardCounts,
+  testSpec,
+} from "./support.js";
 
 let node: RabbitMqNode;
 let spec: BrokerSpec;
@@ -297,31 +304,14 @@ describe("scenario 3: consistent-hash sharding", () => {
     // a tick, so count what is actually delivered)
     const worker = await (await as("workers")).createChannel();
     const drain = async (expected: number): Promise<Map<string, string>> => {
-      const where = new Map<string, string>();
       await worker.prefetch(2000);
-      let done!: () => void;
-      const all = new Promise<void>((r) => (done = r));
-      const tags: string[] = [];
-      for (const s of shards) {
-        const { consumerTag } = await worker.consume(
-          s,
-          (m) => {
-            if (!m) return;
-            where.set(m.content.toString(), s);
-            if (where.size === expected) done();
-          },
-          { noAck: true },
-        );
-        tags.push(consumerTag);
-      }
-      await all;
-      for (const t of tags) await worker.cancel(t);
+      const where = await drainShards(worker, shards, expected);
       for (const s of shards) expect(await worker.get(s, { noAck: true })).toBe(false);
       return where;
     };
     const first = await drain(10_000);
     expect(first.size).toBe(10_000);
-    const counts = shards.map((s) => [...first.values()].filter((x) => x === s).length);
+    const counts = shardCounts(first, shards);
     const even = 10_000 / shards.length;
     console.log(`scenario 3: shard counts ${counts.join(", ")} (even = ${even})`);
     for (const c of counts) {

@@ -1,4 +1,5 @@
 /** Boots real RabbitMQ nodes from the broker generator's rendered files, for the broker suites. */
+import type { Channel } from "amqplib";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -136,4 +137,40 @@ export class PostStartSidecar {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGTERM");
     await this.exited;
   }
+}
+
+/**
+ * Consumes every shard queue until `expected` distinct bodies have arrived (no ack), then cancels
+ * the consumers; returns which shard each body came from.
+ */
+export async function drainShards(
+  ch: Channel,
+  shards: readonly string[],
+  expected: number,
+): Promise<Map<string, string>> {
+  const where = new Map<string, string>();
+  let done!: () => void;
+  const all = new Promise<void>((r) => (done = r));
+  const tags: string[] = [];
+  for (const s of shards) {
+    const { consumerTag } = await ch.consume(
+      s,
+      (m) => {
+        if (!m) return;
+        where.set(m.content.toString(), s);
+        if (where.size === expected) done();
+      },
+      { noAck: true },
+    );
+    tags.push(consumerTag);
+  }
+  await all;
+  for (const t of tags) await ch.cancel(t);
+  return where;
+}
+
+/** How many of the drained bodies each shard held, in the order of `shards`. */
+export function shardCounts(where: Map<string, string>, shards: readonly string[]): number[] {
+  const held = [...where.values()];
+  return shards.map((s) => held.filter((x) => x === s).length);
 }

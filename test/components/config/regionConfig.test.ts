@@ -293,18 +293,15 @@ describe("validateStacks: across stacks", () => {
     role: "primary",
     secondaryRegions: ["eu-west-1", "ap-southeast-1"],
   });
+  /** A stack joining `primary`'s Global Datastore as a secondary. */
+  const secondary = (name: string, region: string, cidr: string) =>
+    stack(name, region, cidr, { role: "secondary", primaryStack: "acme/taskfleet/p" });
   it("allows one primary and two secondaries", () => {
     expect(() =>
       validateStacks([
         primary,
-        stack("e", "eu-west-1", "10.1.0.0/16", {
-          role: "secondary",
-          primaryStack: "acme/taskfleet/p",
-        }),
-        stack("a", "ap-southeast-1", "10.2.0.0/16", {
-          role: "secondary",
-          primaryStack: "acme/taskfleet/p",
-        }),
+        secondary("e", "eu-west-1", "10.1.0.0/16"),
+        secondary("a", "ap-southeast-1", "10.2.0.0/16"),
       ]),
     ).not.toThrow();
   });
@@ -312,18 +309,9 @@ describe("validateStacks: across stacks", () => {
     expect(() =>
       validateStacks([
         primary,
-        stack("e", "eu-west-1", "10.1.0.0/16", {
-          role: "secondary",
-          primaryStack: "acme/taskfleet/p",
-        }),
-        stack("a", "ap-southeast-1", "10.2.0.0/16", {
-          role: "secondary",
-          primaryStack: "acme/taskfleet/p",
-        }),
-        stack("w", "us-west-2", "10.3.0.0/16", {
-          role: "secondary",
-          primaryStack: "acme/taskfleet/p",
-        }),
+        secondary("e", "eu-west-1", "10.1.0.0/16"),
+        secondary("a", "ap-southeast-1", "10.2.0.0/16"),
+        secondary("w", "us-west-2", "10.3.0.0/16"),
       ]),
     ).toThrowError(
       'taskfleet:storage.redis.globalDatastore.role: "secondary" is set in 3 stacks (acme/taskfleet/e, acme/taskfleet/a, acme/taskfleet/w); a Global Datastore has at most 2 secondaries',
@@ -338,13 +326,7 @@ describe("validateStacks: across stacks", () => {
   });
   it("refuses a secondary the primary does not list", () => {
     expect(() =>
-      validateStacks([
-        primary,
-        stack("w", "us-west-2", "10.3.0.0/16", {
-          role: "secondary",
-          primaryStack: "acme/taskfleet/p",
-        }),
-      ]),
+      validateStacks([primary, secondary("w", "us-west-2", "10.3.0.0/16")]),
     ).toThrowError(
       'taskfleet:storage.redis.globalDatastore.secondaryRegions: ["eu-west-1","ap-southeast-1"] in acme/taskfleet/p does not list "us-west-2", which acme/taskfleet/w joins as a secondary; add it',
     );
