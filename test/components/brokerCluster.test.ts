@@ -37,10 +37,7 @@ const SIDECAR_SCRIPT = [
   "trap 'exit 0' TERM INT",
   "pending=1; last=0",
   "while :; do",
-  "  up=''",
-  "  if rabbitmq-diagnostics -q check_running >/dev/null 2>&1; then",
-  "    up=`rabbitmqctl -q eval 'element(1, erlang:statistics(wall_clock)).' 2>/dev/null`",
-  "  fi",
+  "  up=`rabbitmqctl -q eval 'case rabbit:is_booted() of true -> element(1, erlang:statistics(wall_clock)); false -> booting end.' 2>/dev/null`",
   '  case "$up" in',
   "    ''|*[!0-9]*) pending=1 ;;",
   "    *)",
@@ -97,8 +94,8 @@ describe("broker manifests (pure)", () => {
       command: ["/bin/sh", "-c", SIDECAR_SCRIPT],
       env: [...server.env.slice(0, 6), { name: "HOME", value: "/var/lib/rabbitmq" }],
       resources: {
-        requests: { cpu: "100m", memory: "256Mi" },
-        limits: { cpu: "100m", memory: "256Mi" },
+        requests: { cpu: "200m", memory: "256Mi" },
+        limits: { cpu: "200m", memory: "256Mi" },
       },
       volumeMounts: [{ name: "data", mountPath: "/var/lib/rabbitmq", readOnly: true }],
       securityContext: {
