@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import type { ChildProcess } from "node:child_process";
 import { startLogged, tail, waitForPort, waitExit } from "./process.js";
-import { freePorts } from "./ports.js";
+import { freePorts, portIsFree } from "./ports.js";
 
 const execFileP = promisify(execFile);
 
@@ -126,9 +126,13 @@ export class RabbitMqNode {
     const o = this.opts;
     const [a, m, p, d] = await freePorts(4);
     this.amqpPort = this.amqpPort || o.amqpPort || a!;
-    this.managementPort = this.managementPort || o.managementPort || m!;
-    this.prometheusPort = this.prometheusPort || o.prometheusPort || p!;
-    this.distPort = this.distPort || o.distPort || d!;
+    // A restart keeps its ports (peers' URIs name the AMQP port); a side port taken meanwhile by
+    // something else is replaced rather than failing the boot.
+    const keep = async (current: number, fresh: number): Promise<number> =>
+      current && !(await portIsFree(current)) ? fresh : current;
+    this.managementPort = (await keep(this.managementPort, m!)) || o.managementPort || m!;
+    this.prometheusPort = (await keep(this.prometheusPort, p!)) || o.prometheusPort || p!;
+    this.distPort = (await keep(this.distPort, d!)) || o.distPort || d!;
     const dir = this.dir;
     mkdirSync(join(dir, "home"), { recursive: true });
     const cookieFile = join(dir, "home", ".erlang.cookie");
