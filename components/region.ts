@@ -252,13 +252,42 @@ export class Region extends pulumi.ComponentResource {
       inNamespace,
     );
 
+    // With TLS on, RabbitMQ serves metrics and management only over TLS (15691, 15671); the CA
+    // is in the broker's TLS Secret, and the certificate must carry the client Service's name
+    // (the name clients connect to), which the scrapes and the exporter check.
+    const brokerTls = broker.tls;
+    // The federation exporter watches this region's links; a region without peers has none.
+    const federationWatch =
+      cfg.federation.peers.length > 0
+        ? {
+            managementUrl: broker.managementUrl,
+            username: broker.spec.users.monitoring,
+            password: broker.passwords.apply((p) => p.monitoring),
+            ...(brokerTls
+              ? { ca: { secretName: brokerTls.secretName, key: brokerTls.caKey } }
+              : {}),
+          }
+        : undefined;
     const monitoring = new Monitoring(
       `${name}-monitoring`,
       {
         namespace: ns,
         region: cfg.region,
         expectedBrokerNodes: plan.brokerSpec.nodes,
-        brokers: { namespace: ns },
+        brokers: {
+          namespace: ns,
+          port: broker.ports.prometheus,
+          ...(brokerTls
+            ? {
+                tls: {
+                  caSecretName: brokerTls.secretName,
+                  caKey: brokerTls.caKey,
+                  serverName: broker.serviceHost,
+                },
+              }
+            : {}),
+        },
+        ...(federationWatch ? { federation: federationWatch } : {}),
         workers: { namespace: ns, port: cfg.workers.healthPort },
         api: { namespace: ns, port: cfg.ingress.port },
         redis: {

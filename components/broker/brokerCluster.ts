@@ -4,7 +4,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { fillUpstreamUris, placeholderUri } from "../federation/upstreams.js";
 import { createObject } from "../k8s/place.js";
-import { brokerNames, brokerK8sObjects, OWN_NODE, type BrokerStorage } from "./brokerManifests.js";
+import {
+  brokerNames,
+  brokerK8sObjects,
+  brokerPorts,
+  OWN_NODE,
+  tlsCaKey,
+  type BrokerStorage,
+} from "./brokerManifests.js";
 import { renderBrokerFiles } from "./brokerFiles.js";
 import { postStartCommands } from "./definitions.js";
 import { BROKER_ROLES, resolveBrokerSpec, type BrokerRole, type BrokerSpec } from "./brokerSpec.js";
@@ -91,6 +98,18 @@ export class BrokerCluster extends pulumi.ComponentResource {
   public readonly endpoint: pulumi.Output<string>;
   /** In-cluster DNS name of the client Service. */
   public readonly serviceHost: string;
+  /**
+   * In-cluster base URL of the management API through the client Service:
+   * `http://<serviceHost>:15672`, or `https://<serviceHost>:15671` with TLS on.
+   */
+  public readonly managementUrl: string;
+  /** Listening ports (AMQP, management, prometheus), the TLS ones when TLS is on. */
+  public readonly ports: { amqp: number; management: number; prometheus: number };
+  /**
+   * With TLS on: the Secret (in the broker's namespace) mounted as the nodes' TLS folder and the
+   * key of the CA certificate in it; `undefined` without TLS.
+   */
+  public readonly tls: { secretName: string; caKey: string } | undefined;
   /** AMQP URL per role for in-cluster clients (secret). */
   public readonly urls: pulumi.Output<Record<BrokerRole, string>>;
   /** Password per role (secret). */
@@ -269,11 +288,16 @@ export class BrokerCluster extends pulumi.ComponentResource {
     createObject(name, objs.networkPolicy, parent);
 
     this.serviceHost = `${names.client}.${namespace}.svc.cluster.local`;
+    this.ports = brokerPorts(spec.tls.enabled);
+    this.managementUrl = `${spec.tls.enabled ? "https" : "http"}://${this.serviceHost}:${this.ports.management}`;
+    this.tls = spec.tls.enabled
+      ? { secretName: names.tls, caKey: tlsCaKey(spec.tls.caCertFile) }
+      : undefined;
     this.endpoint = client.status.loadBalancer.ingress.apply(
       (i) => i?.[0]?.hostname ?? i?.[0]?.ip ?? "",
     );
     const scheme = spec.tls.enabled ? "amqps" : "amqp";
-    const port = spec.tls.enabled ? 5671 : 5672;
+    const port = this.ports.amqp;
     const vhost = percentEncodeVhost(spec.vhost);
     this.urls = pulumi.secret(
       this.passwords.apply(

@@ -34,10 +34,35 @@ export const PORTS = Object.freeze({
   amqp: 5672,
   amqps: 5671,
   management: 15672,
+  managementTls: 15671,
   prometheus: 15692,
+  prometheusTls: 15691,
   epmd: 4369,
   dist: 25672,
 });
+
+/** The ports a node listens on (as `rabbitmqConf` writes them): TLS moves all three. */
+export function brokerPorts(tls: boolean): {
+  amqp: number;
+  management: number;
+  prometheus: number;
+} {
+  return tls
+    ? { amqp: PORTS.amqps, management: PORTS.managementTls, prometheus: PORTS.prometheusTls }
+    : { amqp: PORTS.amqp, management: PORTS.management, prometheus: PORTS.prometheus };
+}
+
+/**
+ * Key of the CA certificate in the broker's TLS Secret (`brokerNames(...).tls`, mounted at
+ * {@link TLS_DIR}): the file name of `tls.caCertFile` when it is in that folder, else `ca.crt`
+ * (the key cert-manager and `kubernetes.io/tls` Secrets use).
+ */
+export function tlsCaKey(caCertFile: string | null): string {
+  const dir = `${TLS_DIR}/`;
+  if (caCertFile?.startsWith(dir) && !caCertFile.slice(dir.length).includes("/"))
+    return caCertFile.slice(dir.length);
+  return "ca.crt";
+}
 
 export interface BrokerStorage {
   readonly volumeType: "gp3" | "io2";
@@ -231,7 +256,8 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
   const lbl = labels(appName, "broker", names.statefulSet);
   const match = selector(appName, names.statefulSet);
   const meta = (name: string) => objectMeta(name, a.namespace, lbl);
-  const amqpPort = a.tls ? PORTS.amqps : PORTS.amqp;
+  const ports = brokerPorts(a.tls);
+  const amqpPort = ports.amqp;
   const amqpName = a.tls ? "amqps" : "amqp";
   const suffix = hostnameSuffix(names, a.namespace);
 
@@ -269,7 +295,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
         { name: "epmd", port: PORTS.epmd, targetPort: "epmd", protocol: "TCP" },
         { name: "cluster-rpc", port: PORTS.dist, targetPort: "cluster-rpc", protocol: "TCP" },
         { name: amqpName, port: amqpPort, targetPort: amqpName, protocol: "TCP" },
-        { name: "prometheus", port: PORTS.prometheus, targetPort: "prometheus", protocol: "TCP" },
+        { name: "prometheus", port: ports.prometheus, targetPort: "prometheus", protocol: "TCP" },
       ],
     },
   };
@@ -289,7 +315,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
       selector: match,
       ports: [
         { name: amqpName, port: amqpPort, targetPort: amqpName, protocol: "TCP" },
-        { name: "management", port: PORTS.management, targetPort: "management", protocol: "TCP" },
+        { name: "management", port: ports.management, targetPort: "management", protocol: "TCP" },
       ],
       loadBalancerSourceRanges: [...a.clientCidrs],
     },
@@ -422,8 +448,8 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
               ],
               ports: [
                 { name: amqpName, containerPort: amqpPort, protocol: "TCP" },
-                { name: "management", containerPort: PORTS.management, protocol: "TCP" },
-                { name: "prometheus", containerPort: PORTS.prometheus, protocol: "TCP" },
+                { name: "management", containerPort: ports.management, protocol: "TCP" },
+                { name: "prometheus", containerPort: ports.prometheus, protocol: "TCP" },
                 { name: "epmd", containerPort: PORTS.epmd, protocol: "TCP" },
                 { name: "cluster-rpc", containerPort: PORTS.dist, protocol: "TCP" },
               ],
@@ -503,11 +529,11 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
           ],
           ports: [
             { protocol: "TCP", port: amqpPort },
-            { protocol: "TCP", port: PORTS.management },
+            { protocol: "TCP", port: ports.management },
           ],
         },
         // Metrics from any namespace's Prometheus (the monitoring layer).
-        { from: [{ namespaceSelector: {} }], ports: [{ protocol: "TCP", port: PORTS.prometheus }] },
+        { from: [{ namespaceSelector: {} }], ports: [{ protocol: "TCP", port: ports.prometheus }] },
       ],
     },
   };

@@ -39,7 +39,16 @@ export interface MonitoredFederation {
   readonly username: pulumi.Input<string>;
   /** Its password; stored in a Kubernetes Secret. */
   readonly password: pulumi.Input<string>;
+  /**
+   * For an `https` URL signed by a private CA: the Secret (in the monitoring namespace) holding
+   * the CA certificate, which the exporter trusts through `NODE_EXTRA_CA_CERTS`.
+   * @default - the image's public CAs only
+   */
+  readonly ca?: { readonly secretName: string; readonly key?: string };
 }
+
+/** Where the federation exporter finds the management API's CA. */
+const FEDERATION_CA_DIR = "/etc/federation-exporter/ca";
 
 /** The exporter script, placed in a ConfigMap and run by a stock Node image. */
 const FEDERATION_EXPORTER_SCRIPT = readFileSync(
@@ -475,6 +484,7 @@ export class Monitoring extends pulumi.ComponentResource {
         parent,
       );
       const ref = (key: string) => ({ secretKeyRef: { name: fxSecret.metadata.name, key } });
+      const caKey = f.ca?.key ?? "ca.crt";
       new k8s.apps.v1.Deployment(
         names.federationExporter,
         {
@@ -497,6 +507,9 @@ export class Monitoring extends pulumi.ComponentResource {
                       { name: "RABBITMQ_USERNAME", valueFrom: ref("username") },
                       { name: "RABBITMQ_PASSWORD", valueFrom: ref("password") },
                       { name: "EXPORTER_PORT", value: String(FEDERATION_EXPORTER_PORT) },
+                      ...(f.ca
+                        ? [{ name: "NODE_EXTRA_CA_CERTS", value: `${FEDERATION_CA_DIR}/${caKey}` }]
+                        : []),
                     ],
                     ports: [{ name: "metrics", containerPort: FEDERATION_EXPORTER_PORT }],
                     readinessProbe: { httpGet: { path: "/healthz", port: "metrics" } },
@@ -505,10 +518,28 @@ export class Monitoring extends pulumi.ComponentResource {
                       limits: { memory: "96Mi" },
                     },
                     securityContext: containerSecurityContext(true),
-                    volumeMounts: [{ name: "script", mountPath: "/exporter", readOnly: true }],
+                    volumeMounts: [
+                      { name: "script", mountPath: "/exporter", readOnly: true },
+                      ...(f.ca
+                        ? [{ name: "ca", mountPath: FEDERATION_CA_DIR, readOnly: true }]
+                        : []),
+                    ],
                   },
                 ],
-                volumes: [{ name: "script", configMap: { name: fxScript.metadata.name } }],
+                volumes: [
+                  { name: "script", configMap: { name: fxScript.metadata.name } },
+                  ...(f.ca
+                    ? [
+                        {
+                          name: "ca",
+                          secret: {
+                            secretName: f.ca.secretName,
+                            items: [{ key: caKey, path: caKey }],
+                          },
+                        },
+                      ]
+                    : []),
+                ],
               },
             },
           },

@@ -6,6 +6,7 @@ import {
   preStopCommand,
   shellWord,
   startCommand,
+  tlsCaKey,
 } from "../../components/broker/brokerManifests.js";
 import type { BrokerCommand } from "../../components/broker/definitions.js";
 import { kubernetesObjects } from "../../cli/planEngine.js";
@@ -154,6 +155,47 @@ describe("broker manifests (pure)", () => {
         },
       },
     ]);
+  });
+
+  it("with TLS uses the ports RabbitMQ then listens on: amqps 5671, management 15671, prometheus 15691", () => {
+    const o = brokerK8sObjects({ ...MANIFEST_ARGS, tls: true });
+    expect(at(o.statefulSet, "spec.template.spec.containers.0.ports")).toEqual([
+      { name: "amqps", containerPort: 5671, protocol: "TCP" },
+      { name: "management", containerPort: 15671, protocol: "TCP" },
+      { name: "prometheus", containerPort: 15691, protocol: "TCP" },
+      { name: "epmd", containerPort: 4369, protocol: "TCP" },
+      { name: "cluster-rpc", containerPort: 25672, protocol: "TCP" },
+    ]);
+    expect(at(o.statefulSet, "spec.template.spec.containers.0.readinessProbe.tcpSocket")).toEqual({
+      port: "amqps",
+    });
+    expect(at(o.clientService, "spec.ports")).toEqual([
+      { name: "amqps", port: 5671, targetPort: "amqps", protocol: "TCP" },
+      { name: "management", port: 15671, targetPort: "management", protocol: "TCP" },
+    ]);
+    expect(at(o.headlessService, "spec.ports.3")).toEqual({
+      name: "prometheus",
+      port: 15691,
+      targetPort: "prometheus",
+      protocol: "TCP",
+    });
+    expect(at(o.networkPolicy, "spec.ingress.1.ports")).toEqual([
+      { protocol: "TCP", port: 5671 },
+      { protocol: "TCP", port: 15671 },
+    ]);
+    expect(at(o.networkPolicy, "spec.ingress.2.ports")).toEqual([{ protocol: "TCP", port: 15691 }]);
+    const plain = brokerK8sObjects(MANIFEST_ARGS);
+    expect(at(plain.clientService, "spec.ports.1.port")).toBe(15672);
+    expect(at(plain.headlessService, "spec.ports.3.port")).toBe(15692);
+    expect(at(plain.networkPolicy, "spec.ingress.2.ports")).toEqual([
+      { protocol: "TCP", port: 15692 },
+    ]);
+  });
+  it("finds the CA's key in the TLS Secret from tls.caCertFile (ca.crt when it is elsewhere)", () => {
+    expect(tlsCaKey("/etc/rabbitmq/tls/ca.pem")).toBe("ca.pem");
+    expect(tlsCaKey("/etc/rabbitmq/tls/sub/ca.pem")).toBe("ca.crt");
+    expect(tlsCaKey("/etc/ssl/ca.pem")).toBe("ca.crt");
+    expect(tlsCaKey(null)).toBe("ca.crt");
   });
 
   it("renders objects the Kubernetes schemas accept", async () => {
