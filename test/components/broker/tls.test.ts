@@ -2,14 +2,21 @@
  * The rendered TLS listeners on a real node: AMQPS with the rendered ssl_options (server
  * certificate from a test CA, peer verification on), management over HTTPS.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { request } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "amqplib";
 import { tempDir } from "../../support/tmp.js";
-import { freePorts, RabbitMqNode } from "../../../local/services/index.js";
+import {
+  freePort,
+  freePorts,
+  RabbitMqNode,
+  startLogged,
+  waitExit,
+  waitForPort,
+} from "../../../local/services/index.js";
 import {
   brokerPlugins,
   renderBrokerFiles,
@@ -17,11 +24,18 @@ import {
 } from "../../../components/broker/index.js";
 import { PASSWORDS, testSpec } from "./support.js";
 
+const EXPORTER = join(
+  import.meta.dirname,
+  "../../../components/monitoring/exporter/federation-exporter.mjs",
+);
+
 let node: RabbitMqNode;
 let spec: BrokerSpec;
 let ca: Buffer;
 let ports: { amqp: number; amqps: number; mgmt: number; prom: number };
 let cleanup: () => void;
+let tmpPath: string;
+const exporters: ChildProcess[] = [];
 
 function makeCerts(dir: string): void {
   const ssl = (args: string[]): void => {
@@ -77,6 +91,7 @@ function makeCerts(dir: string): void {
 beforeAll(async () => {
   const tmp = tempDir("taskfleet-broker-tls-");
   cleanup = tmp.cleanup;
+  tmpPath = tmp.path;
   makeCerts(tmp.path);
   ca = readFileSync(join(tmp.path, "ca.crt"));
   const [amqp, amqps, mgmt, prom] = await freePorts(4);
@@ -120,6 +135,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const c of exporters) {
+    c.kill("SIGTERM");
+    if (!(await waitExit(c, 5_000))) c.kill("SIGKILL");
+  }
   await node?.stop();
   cleanup?.();
 });
@@ -172,5 +191,34 @@ describe("rendered TLS listeners", () => {
       req.end();
     });
     expect(status).toBe(200);
+  });
+
+  // What the Region deploys with TLS on: the federation exporter reads the management API over
+  // HTTPS and trusts the broker's CA through NODE_EXTRA_CA_CERTS (Node's fetch honours it).
+  async function exporterScrapeSuccess(extraCa: boolean): Promise<string | undefined> {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      RABBITMQ_MANAGEMENT_URL: `https://localhost:${ports.mgmt}`,
+      RABBITMQ_USERNAME: spec.users.monitoring,
+      RABBITMQ_PASSWORD: PASSWORDS.monitoring,
+      EXPORTER_PORT: String(port),
+      EXPORTER_HOST: "127.0.0.1",
+    };
+    delete env.NODE_EXTRA_CA_CERTS;
+    if (extraCa) env.NODE_EXTRA_CA_CERTS = join(tmpPath, "ca.crt");
+    const child = startLogged(process.execPath, [EXPORTER], {
+      logFile: join(tmpPath, `exporter-${port}.log`),
+      env,
+    });
+    exporters.push(child);
+    await waitForPort(port, 15_000, "federation exporter");
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return /^taskfleet_federation_exporter_scrape_success (\d)$/m.exec(text)?.[1];
+  }
+
+  it("the federation exporter reads management over HTTPS when given the CA through NODE_EXTRA_CA_CERTS", async () => {
+    expect(await exporterScrapeSuccess(true)).toBe("1");
+    expect(await exporterScrapeSuccess(false)).toBe("0");
   });
 });
