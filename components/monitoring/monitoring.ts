@@ -113,6 +113,30 @@ const REDIS_EXPORTER_UID = 59000;
 /** The `node` user of the official Node images. */
 const NODE_UID = 1000;
 
+/** A ClusterIP Service in front of one named container port (Prometheus, Grafana, exporters). */
+function clusterIpService(
+  name: string,
+  namespace: pulumi.Input<string>,
+  objectLabels: Record<string, string>,
+  podSelector: Record<string, string>,
+  portName: string,
+  port: number,
+  opts: pulumi.CustomResourceOptions,
+): k8s.core.v1.Service {
+  return new k8s.core.v1.Service(
+    name,
+    {
+      metadata: { name, namespace, labels: objectLabels },
+      spec: {
+        type: "ClusterIP",
+        selector: podSelector,
+        ports: [{ name: portName, port, targetPort: portName }],
+      },
+    },
+    opts,
+  );
+}
+
 /** Prometheus, alert rules, Grafana and redis_exporter for one region. */
 export class Monitoring extends pulumi.ComponentResource {
   public static readonly TOKEN = "taskfleet:monitoring:Monitoring";
@@ -262,18 +286,7 @@ export class Monitoring extends pulumi.ComponentResource {
       },
       parent,
     );
-    new k8s.core.v1.Service(
-      names.prometheus,
-      {
-        metadata: { name: names.prometheus, namespace: ns, labels: promLabels },
-        spec: {
-          type: "ClusterIP",
-          selector: promSelector,
-          ports: [{ name: "http", port: 9090, targetPort: "http" }],
-        },
-      },
-      parent,
-    );
+    clusterIpService(names.prometheus, ns, promLabels, promSelector, "http", 9090, parent);
 
     // ---- Grafana ----
     const grafLabels = labels("grafana", "monitoring", name);
@@ -376,18 +389,7 @@ export class Monitoring extends pulumi.ComponentResource {
       },
       parent,
     );
-    new k8s.core.v1.Service(
-      names.grafana,
-      {
-        metadata: { name: names.grafana, namespace: ns, labels: grafLabels },
-        spec: {
-          type: "ClusterIP",
-          selector: grafSelector,
-          ports: [{ name: "http", port: 3000, targetPort: "http" }],
-        },
-      },
-      parent,
-    );
+    clusterIpService(names.grafana, ns, grafLabels, grafSelector, "http", 3000, parent);
 
     // ---- redis_exporter for the result backend ----
     if (args.redis) {
@@ -443,16 +445,13 @@ export class Monitoring extends pulumi.ComponentResource {
         },
         parent,
       );
-      new k8s.core.v1.Service(
+      clusterIpService(
         names.redisExporter,
-        {
-          metadata: { name: names.redisExporter, namespace: ns, labels: exLabels },
-          spec: {
-            type: "ClusterIP",
-            selector: exSelector,
-            ports: [{ name: "metrics", port: REDIS_EXPORTER_PORT, targetPort: "metrics" }],
-          },
-        },
+        ns,
+        exLabels,
+        exSelector,
+        "metrics",
+        REDIS_EXPORTER_PORT,
         parent,
       );
     }
@@ -546,16 +545,13 @@ export class Monitoring extends pulumi.ComponentResource {
         },
         parent,
       );
-      new k8s.core.v1.Service(
+      clusterIpService(
         names.federationExporter,
-        {
-          metadata: { name: names.federationExporter, namespace: ns, labels: fxLabels },
-          spec: {
-            type: "ClusterIP",
-            selector: fxSelector,
-            ports: [{ name: "metrics", port: FEDERATION_EXPORTER_PORT, targetPort: "metrics" }],
-          },
-        },
+        ns,
+        fxLabels,
+        fxSelector,
+        "metrics",
+        FEDERATION_EXPORTER_PORT,
         parent,
       );
     }
