@@ -191,13 +191,31 @@ export class LocalRegion {
     for (;;) {
       const out = await this.nodes[0]!.ctl(["cluster_status", "--formatter", "json"]);
       const st = JSON.parse(out) as { running_nodes?: string[] };
-      if ((st.running_nodes ?? []).length >= size) return;
+      if ((st.running_nodes ?? []).length >= size) break;
       if (Date.now() > deadline) {
         throw new Error(
           `region ${this.name}: the ${size} RabbitMQ nodes did not form a cluster in 120 s: ${out}`,
         );
       }
       await sleep(500);
+    }
+    // A node that has just joined starts its virtual hosts asynchronously; a client that declares
+    // a queue there meanwhile gets 541 INTERNAL_ERROR {vhost_supervisor_not_running}. Wait until
+    // every node says its virtual hosts run (rabbitmq-diagnostics check_virtual_hosts).
+    for (const node of this.nodes) {
+      for (;;) {
+        try {
+          await node.ctl(["check_virtual_hosts"], "rabbitmq-diagnostics");
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) {
+            throw new Error(
+              `region ${this.name}: the virtual hosts of ${node.nodeName} did not start in 120 s: ${(err as Error).message}`,
+            );
+          }
+          await sleep(500);
+        }
+      }
     }
   }
 

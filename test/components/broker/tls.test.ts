@@ -6,6 +6,7 @@ import { execFileSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { request } from "node:https";
+import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "amqplib";
 import { tempDir } from "../../support/tmp.js";
@@ -132,7 +133,30 @@ beforeAll(async () => {
     prometheusPort: ports.prom,
   });
   await node.start();
+  await awaitTlsHandshake(ports.amqps, ca, 60_000);
 });
+
+/**
+ * The node helper waits on the plain listener; the TLS listener starts beside it, and on a loaded
+ * machine its first handshakes can outlast RabbitMQ's handshake timeout. Wait until one completes.
+ */
+async function awaitTlsHandshake(port: number, caCert: Buffer, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tlsConnect({ host: "127.0.0.1", port, ca: [caCert], servername: "localhost" });
+      s.once("secureConnect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline)
+      throw new Error(`no TLS handshake on port ${port} in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 
 afterAll(async () => {
   for (const c of exporters) {
