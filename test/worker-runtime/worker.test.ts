@@ -6,7 +6,7 @@ import {
   type App,
   type TaskContext,
 } from "../../worker-runtime/src/index.js";
-import type { Worker } from "../../worker-runtime/src/worker/worker.js";
+import { Worker } from "../../worker-runtime/src/worker/worker.js";
 import { deleteQueues, sleep, startWorker, testApp, uniqueQueue, until } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -346,5 +346,56 @@ describe("worker on real RabbitMQ and Redis", () => {
       await c.close();
       await client.close();
     }
+  });
+});
+
+describe("the worker's extension points", () => {
+  it("fires hooks in order, survives a throwing listener, runs added admission checks and control commands", async () => {
+    const { app, client, queue } = await setup();
+    app.task("h.ok", (x: number) => x * 2);
+    app.task("h.skip", () => "never");
+    const worker = new Worker(app, {
+      concurrency: 2,
+      hostname: `hooks-${queue}@test`,
+    });
+    const seen: string[] = [];
+    worker.hooks.on("task-received", (j) => seen.push(`received ${j.req.task}`));
+    worker.hooks.on("task-started", (j) => seen.push(`started ${j.req.task}`));
+    worker.hooks.on("task-started", () => {
+      throw new Error("a broken listener");
+    });
+    worker.hooks.on("task-succeeded", (j, result) =>
+      seen.push(`succeeded ${j.req.task} ${String(result)}`),
+    );
+    worker.hooks.on("task-finished", (j) => seen.push(`finished ${j.req.task}`));
+    worker.admission.add((job) => {
+      if (job.req.task !== "h.skip") return "run";
+      job.tracker.ack(job.msg.fields.deliveryTag);
+      seen.push("skipped h.skip");
+      return "handled";
+    });
+    worker.control.register("echo", (args) => ({ echo: args }));
+    await worker.start();
+    cleanups.push(async () => {
+      await worker.stop();
+      await app.close();
+      await client.close();
+      await deleteQueues(queue);
+    });
+    await client.sendTask("h.skip");
+    expect(await (await client.sendTask("h.ok", [21])).get({ timeoutMs: 10_000 })).toBe(42);
+    await until(() => seen.includes("finished h.ok"), 5000, "finished hook");
+    expect(seen).toEqual([
+      "received h.skip",
+      "skipped h.skip",
+      "received h.ok",
+      "started h.ok",
+      "succeeded h.ok 42",
+      "finished h.ok",
+    ]);
+    expect(worker.control.get("echo")?.({ a: 1 })).toEqual({ echo: { a: 1 } });
+    expect(worker.control.names()).toEqual(
+      expect.arrayContaining(["active", "echo", "ping", "registered", "stats"]),
+    );
   });
 });

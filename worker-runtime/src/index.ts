@@ -14,6 +14,17 @@ export {
   type TaskOptions,
 } from "./app.js";
 export { Worker, type WorkerOptions } from "./worker/worker.js";
+export {
+  WorkerHooks,
+  type WorkerHookEvents,
+  type WorkerHookName,
+  type RevokedInfo,
+  type RejectedInfo,
+} from "./worker/hooks.js";
+export { ControlCommands, type ControlHandler } from "./worker/control.js";
+export { Admission, type AdmissionCheck, type AdmissionResult } from "./worker/admission.js";
+export type { Job, Outcome } from "./worker/job.js";
+export type { ExecutionPool, RunHandle } from "./worker/pool.js";
 export { Autoscaler, parseAutoscale, type AutoscaleLimits } from "./worker/autoscale.js";
 export { AmqpConnection, splitBrokerUrls, type AmqpConnectionOptions } from "./amqp/connection.js";
 export {

@@ -7,11 +7,10 @@
  * taskfleet workers.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
+import type { ControlHandler } from "./control.js";
 
 export const PIDBOX_EXCHANGE = "celery.pidbox";
 export const PIDBOX_REPLY_EXCHANGE = "reply.celery.pidbox";
-
-export type ControlHandler = (args: Record<string, unknown>) => unknown;
 
 interface ControlRequest {
   method?: unknown;
@@ -39,7 +38,7 @@ export class Pidbox {
 
   constructor(
     readonly hostname: string,
-    private readonly handlers: Record<string, ControlHandler>,
+    private readonly lookup: (method: string) => ControlHandler | undefined,
   ) {}
 
   get queueName(): string {
@@ -75,7 +74,7 @@ export class Pidbox {
     if (typeof req.pattern === "string" && req.pattern && !globMatch(req.pattern, this.hostname))
       return;
     const method = String(req.method ?? "");
-    const handler = this.handlers[method];
+    const handler = this.lookup(method);
     let reply: unknown;
     try {
       reply = handler

@@ -1,0 +1,138 @@
+/**
+ * The outcome of a run: store it (SUCCESS, RETRY, FAILURE), republish retries, send canvas
+ * follow-ups and errbacks, then ack, then tell the hooks (events, signals). The message is acked
+ * only after all of that is done and confirmed.
+ */
+import { RetryRequest, type App } from "../app.js";
+import type { DelayQueueType } from "../amqp/topology.js";
+import { encodeRetry } from "../protocol/message.js";
+import { exceptionInfo } from "../protocol/result.js";
+import type { Logger } from "../util/log.js";
+import { hasFollowUps, sendErrbacks, sendFollowUps } from "./canvas.js";
+import { publishDelayed } from "./delays.js";
+import type { WorkerHooks } from "./hooks.js";
+import { acksLate, deliveryTag, type Job, type Outcome } from "./job.js";
+import type { WorkerMetrics } from "./metrics.js";
+import { retryDelaySeconds } from "./retry.js";
+
+export interface OutcomeDeps {
+  readonly app: App;
+  readonly log: Logger;
+  readonly hooks: WorkerHooks;
+  readonly metrics: WorkerMetrics;
+  readonly delayQueues: DelayQueueType;
+}
+
+export class OutcomeRecorder {
+  constructor(private readonly d: OutcomeDeps) {}
+
+  /** Whether this job's states go to the result backend. */
+  private stores(job: Job): boolean {
+    return this.d.app.hasBackend() && !job.req.ignoreResult && !job.task.options.ignoreResult;
+  }
+
+  private base(job: Job): { taskId: string; groupId: string | null; parentId: string | null } {
+    return { taskId: job.req.id, groupId: job.req.groupId, parentId: job.req.parentId };
+  }
+
+  /**
+   * Records the outcome and acks. Throws when the outcome could not be recorded (backend or
+   * broker down): the message is not acked then.
+   */
+  async record(job: Job, outcome: Outcome, runtime: number): Promise<void> {
+    switch (outcome.kind) {
+      case "success":
+        return this.succeeded(job, outcome.value, runtime);
+      case "cut-short":
+        job.tracker.nack(deliveryTag(job), true);
+        this.d.hooks.fire("task-requeued", job, outcome.reason);
+        return;
+      case "error":
+        return this.errored(job, outcome.error, outcome.autoretry, runtime);
+    }
+  }
+
+  private async succeeded(job: Job, value: unknown, runtime: number): Promise<void> {
+    const { req } = job;
+    if (this.stores(job))
+      await this.d.app.backend().store({ ...this.base(job), status: "SUCCESS", result: value });
+    if (hasFollowUps(req)) await sendFollowUps(this.d.app, req, value);
+    if (acksLate(job)) job.tracker.ack(deliveryTag(job));
+    this.d.metrics.succeeded++;
+    this.d.hooks.fire("task-succeeded", job, value, runtime);
+    this.d.log.debug("task succeeded", { id: req.id, task: req.task, runtime });
+  }
+
+  private async errored(
+    job: Job,
+    error: unknown,
+    autoretry: boolean,
+    runtime: number,
+  ): Promise<void> {
+    let err = error;
+    const explicit = err instanceof RetryRequest;
+    if (explicit || autoretry) {
+      const max = job.task.options.maxRetries ?? 3;
+      const cause = explicit ? ((err as RetryRequest).exc ?? err) : err;
+      if (job.req.retries < max) {
+        const countdown =
+          explicit && (err as RetryRequest).countdownSeconds !== undefined
+            ? (err as RetryRequest).countdownSeconds!
+            : retryDelaySeconds(job.task, job.req.retries);
+        await this.retry(job, cause, countdown);
+        return;
+      }
+      err = cause;
+    }
+    await this.failed(job, err, runtime);
+  }
+
+  private async retry(job: Job, cause: unknown, countdown: number): Promise<void> {
+    const { req, msg } = job;
+    const eta = new Date(Date.now() + countdown * 1000);
+    const enc = encodeRetry(req, eta, this.d.app.jsonMode);
+    if (this.stores(job))
+      await this.d.app.backend().store({ ...this.base(job), status: "RETRY", error: cause });
+    await publishDelayed(
+      this.d.app,
+      this.d.delayQueues,
+      job.queue,
+      enc.body,
+      {
+        headers: enc.headers,
+        correlationId: enc.properties.correlationId,
+        replyTo: enc.properties.replyTo,
+        contentType: enc.properties.contentType,
+        contentEncoding: enc.properties.contentEncoding,
+        deliveryMode: 2,
+        ...(msg.properties.priority !== undefined ? { priority: msg.properties.priority } : {}),
+      },
+      countdown * 1000,
+    );
+    if (acksLate(job)) job.tracker.ack(deliveryTag(job));
+    this.d.metrics.retried++;
+    this.d.hooks.fire("task-retried", job, cause);
+    this.d.log.info("task retry scheduled", {
+      id: req.id,
+      task: req.task,
+      retries: req.retries + 1,
+      countdown,
+    });
+  }
+
+  private async failed(job: Job, err: unknown, runtime: number): Promise<void> {
+    const { req } = job;
+    if (this.stores(job))
+      await this.d.app.backend().store({ ...this.base(job), status: "FAILURE", error: err });
+    await sendErrbacks(this.d.app, req);
+    if (acksLate(job)) job.tracker.ack(deliveryTag(job));
+    this.d.metrics.failed++;
+    this.d.hooks.fire("task-failed", job, err, runtime);
+    const info = exceptionInfo(err);
+    this.d.log.warn("task failed", {
+      id: req.id,
+      task: req.task,
+      error: `${info.exc_type}: ${info.exc_message.map(String).join(", ")}`,
+    });
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The execution pool: where handlers run. {@link AsyncPool} (the default, `-P async`) runs them on
+ * this process's event loop, for I/O-bound tasks. A pool runs one job per call; the scheduler
+ * decides when (it owns the concurrency slots).
+ */
+import { RetryRequest, type App, type TaskContext } from "../app.js";
+import { SoftTimeLimitExceeded, TimeLimitExceeded } from "../protocol/result.js";
+import type { Job, Outcome } from "./job.js";
+import { matchesAutoretry } from "./retry.js";
+
+export interface RunHandle {
+  /** What the handler came to (at the hard limit: a TimeLimitExceeded error). */
+  readonly outcome: Promise<Outcome>;
+  /** The handler has really ended: its slot may be given to another job. */
+  readonly settled: Promise<void>;
+}
+
+export interface ExecutionPool {
+  /** The pool's name in `celery inspect stats` (`pool.implementation`). */
+  readonly implementation: string;
+  start(): Promise<void>;
+  /** Starts the job's handler. */
+  run(job: Job): RunHandle;
+  /** Asks a running job to stop; `reason` becomes its signal's reason. */
+  abort(job: Job, reason: Error): void;
+  /** Process ids running handlers (Celery's `pool.processes`). */
+  processes(): number[];
+  /** Ends the pool (after the scheduler drained it). Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** The hard and soft limits of a job, seconds: the message's, else the task's. */
+export function timeLimits(job: Job): { hard: number | null; soft: number | null } {
+  const { req, task } = job;
+  return {
+    hard: req.timelimit[0] ?? task.options.timeLimitSeconds ?? null,
+    soft: req.timelimit[1] ?? task.options.softTimeLimitSeconds ?? null,
+  };
+}
+
+/** The context a handler gets as its last argument. */
+export function taskContext(
+  job: Job,
+  app: App,
+  hostname: string,
+  signal: AbortSignal,
+): TaskContext {
+  return {
+    request: job.req,
+    kwargs: job.req.kwargs,
+    signal,
+    hostname,
+    app,
+    retry: (o = {}) => new RetryRequest(o.countdownSeconds, o.exc),
+  };
+}
+
+/** Runs handlers as promises on this event loop. */
+export class AsyncPool implements ExecutionPool {
+  readonly implementation = "taskfleet:async";
+  private readonly aborts = new Map<Job, AbortController>();
+
+  constructor(
+    private readonly app: App,
+    private readonly hostname: string,
+  ) {}
+
+  async start(): Promise<void> {}
+
+  run(job: Job): RunHandle {
+    const abort = new AbortController();
+    this.aborts.set(job, abort);
+    const { hard, soft } = timeLimits(job);
+    let softTimer: NodeJS.Timeout | undefined;
+    let hardTimer: NodeJS.Timeout | undefined;
+    if (soft) {
+      softTimer = setTimeout(
+        () => abort.abort(new SoftTimeLimitExceeded(`soft time limit (${soft}s) exceeded`)),
+        soft * 1000,
+      );
+    }
+    const ctx = taskContext(job, this.app, this.hostname, abort.signal);
+    const handler = job.task.handler as (...args: unknown[]) => unknown;
+    const p = Promise.resolve().then(() => handler(...job.req.args, ctx));
+    const raced = hard
+      ? Promise.race([
+          p,
+          new Promise<never>((_, reject) => {
+            hardTimer = setTimeout(() => {
+              abort.abort(new TimeLimitExceeded(`hard time limit (${hard}s) exceeded`));
+              reject(new TimeLimitExceeded(`TimeLimitExceeded(${hard})`));
+            }, hard * 1000);
+          }),
+        ])
+      : p;
+    const outcome = raced.then(
+      (value): Outcome => ({ kind: "success", value }),
+      (error: unknown): Outcome => ({
+        kind: "error",
+        error,
+        autoretry: !(error instanceof RetryRequest) && matchesAutoretry(job.task, error),
+      }),
+    );
+    const settled = outcome.then(() => {
+      clearTimeout(softTimer);
+      clearTimeout(hardTimer);
+      this.aborts.delete(job);
+    });
+    return { outcome, settled };
+  }
+
+  abort(job: Job, reason: Error): void {
+    this.aborts.get(job)?.abort(reason);
+  }
+
+  processes(): number[] {
+    return [process.pid];
+  }
+
+  async close(): Promise<void> {}
+}

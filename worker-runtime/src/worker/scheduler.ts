@@ -1,0 +1,278 @@
+/**
+ * Scheduling: when an admitted job runs. An eta ≥ 1 s away goes down the delay queues (the
+ * delivery is acked, nothing is held); a shorter one waits in memory; a per-task rate limit
+ * (Celery's, per worker) releases jobs one interval apart; then a ready line ordered by AMQP
+ * priority feeds the pool while fewer than `concurrency` jobs run (autoscale moves that number).
+ */
+import { parseRateLimit, type App } from "../app.js";
+import { delayLevelFor, type DelayQueueType } from "../amqp/topology.js";
+import type { Logger } from "../util/log.js";
+import type { Autoscaler } from "./autoscale.js";
+import { publishDelayed } from "./delays.js";
+import type { WorkerHooks } from "./hooks.js";
+import { acksLate, deliveryTag, isLive, type Job } from "./job.js";
+import type { WorkerMetrics } from "./metrics.js";
+import type { OutcomeRecorder } from "./outcome.js";
+import type { ExecutionPool } from "./pool.js";
+
+export interface SchedulerDeps {
+  readonly app: App;
+  readonly log: Logger;
+  readonly hooks: WorkerHooks;
+  readonly metrics: WorkerMetrics;
+  readonly pool: ExecutionPool;
+  readonly outcomes: OutcomeRecorder;
+  readonly delayQueues: DelayQueueType;
+  readonly concurrency: number;
+  readonly autoscaler: Autoscaler | null;
+}
+
+interface RateLine {
+  queue: Job[];
+  nextAt: number;
+  timer: NodeJS.Timeout | null;
+}
+
+export class Scheduler {
+  private concurrency: number;
+  private readonly ready: Job[] = [];
+  private readonly waiting = new Set<{ job: Job; timer: NodeJS.Timeout }>();
+  private readonly rates = new Map<string, RateLine>();
+  private readonly runningJobs = new Set<Job>();
+  private idleWaiters: (() => void)[] = [];
+  private stopping = false;
+  processed = 0;
+  readonly totals = new Map<string, number>();
+
+  constructor(private readonly d: SchedulerDeps) {
+    this.concurrency = d.autoscaler ? d.autoscaler.current : d.concurrency;
+  }
+
+  get currentConcurrency(): number {
+    return this.concurrency;
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.runningJobs.size;
+  }
+
+  runningList(): Job[] {
+    return [...this.runningJobs];
+  }
+
+  /** Jobs held and not finished: running, ready, waiting for an eta or a rate limit. */
+  get reserved(): number {
+    let rated = 0;
+    for (const st of this.rates.values()) rated += st.queue.length;
+    return this.runningJobs.size + this.ready.length + this.waiting.size + rated;
+  }
+
+  /** Not started yet (ready or waiting in memory). */
+  get unstarted(): number {
+    return this.reserved - this.runningJobs.size;
+  }
+
+  /** eta, rate limit, then the ready line. */
+  submit(job: Job): void {
+    if (this.stopping) {
+      job.tracker.nack(deliveryTag(job), true);
+      return;
+    }
+    const now = Date.now();
+    const eta = job.req.eta?.getTime() ?? 0;
+    if (eta > now) {
+      const remaining = eta - now;
+      if (delayLevelFor(remaining) !== null) {
+        void this.delay(job, remaining);
+        return;
+      }
+      this.wait(job, remaining);
+      return;
+    }
+    if (job.task.options.rateLimit) {
+      this.rateLimited(job);
+      return;
+    }
+    this.enqueue(job);
+  }
+
+  /**
+   * Per-task rate limit (Celery's, per worker): jobs wait in a per-task line and are released one
+   * at a time, each at least one interval after the previous release (late timers never bunch).
+   */
+  private rateLimited(job: Job): void {
+    const name = job.task.name;
+    let st = this.rates.get(name);
+    if (!st) {
+      st = { queue: [], nextAt: 0, timer: null };
+      this.rates.set(name, st);
+    }
+    st.queue.push(job);
+    this.releaseRated(name);
+  }
+
+  private releaseRated(name: string): void {
+    const st = this.rates.get(name);
+    if (!st || st.timer) return;
+    const interval = 1000 / parseRateLimit(st.queue[0]?.task.options.rateLimit ?? "1/s");
+    while (st.queue.length > 0) {
+      const now = Date.now();
+      if (now < st.nextAt) {
+        st.timer = setTimeout(() => {
+          st.timer = null;
+          this.releaseRated(name);
+        }, st.nextAt - now);
+        return;
+      }
+      const job = st.queue.shift()!;
+      if (!job.tracker.has(deliveryTag(job))) continue;
+      st.nextAt = now + interval;
+      this.enqueue(job);
+    }
+  }
+
+  /** Rate-limited jobs not released yet (all of them, emptying the lines). */
+  private takeRated(): Job[] {
+    const out: Job[] = [];
+    for (const st of this.rates.values()) {
+      if (st.timer) clearTimeout(st.timer);
+      st.timer = null;
+      out.push(...st.queue.splice(0));
+    }
+    return out;
+  }
+
+  private wait(job: Job, ms: number): void {
+    const entry = {
+      job,
+      timer: setTimeout(() => {
+        this.waiting.delete(entry);
+        this.submit(job);
+      }, ms),
+    };
+    this.waiting.add(entry);
+  }
+
+  /** Sends a message down a delay level queue and acks the original once confirmed. */
+  private async delay(job: Job, remainingMs: number): Promise<void> {
+    const { msg } = job;
+    try {
+      await publishDelayed(
+        this.d.app,
+        this.d.delayQueues,
+        job.queue,
+        msg.content,
+        msg.properties,
+        remainingMs,
+      );
+      job.tracker.ack(deliveryTag(job));
+    } catch (err) {
+      this.d.log.warn("could not delay task; holding it in memory", {
+        err: err as Error,
+        id: job.req.id,
+      });
+      this.wait(job, Math.min(remainingMs, 5000));
+    }
+  }
+
+  private enqueue(job: Job): void {
+    if (!job.tracker.has(deliveryTag(job))) return;
+    // Higher AMQP priority first; FIFO within a priority.
+    let i = this.ready.length;
+    while (i > 0 && this.ready[i - 1]!.priority < job.priority) i--;
+    this.ready.splice(i, 0, job);
+    this.rescale();
+    this.pump();
+  }
+
+  /** Applies the autoscale rule to the backlog now. */
+  rescale(): void {
+    const a = this.d.autoscaler;
+    if (!a) return;
+    const before = this.concurrency;
+    this.concurrency = a.update(this.reserved, Date.now());
+    if (this.concurrency !== before) {
+      this.d.log.info("autoscale", { from: before, to: this.concurrency, reserved: this.reserved });
+      this.pump();
+    }
+  }
+
+  private pump(): void {
+    while (this.runningJobs.size < this.concurrency && this.ready.length > 0 && !this.stopping) {
+      const job = this.ready.shift()!;
+      if (!isLive(job)) continue;
+      void this.execute(job);
+    }
+  }
+
+  /** Runs one job in the pool, records its outcome, frees its slot. */
+  private async execute(job: Job): Promise<void> {
+    const { req } = job;
+    this.runningJobs.add(job);
+    if (!acksLate(job)) job.tracker.ack(deliveryTag(job));
+    this.d.hooks.fire("task-started", job);
+    const started = performance.now();
+    const handle = this.d.pool.run(job);
+    const outcome = await handle.outcome;
+    const runtime = (performance.now() - started) / 1000;
+    this.d.metrics.observeRuntime(runtime);
+    try {
+      await this.d.outcomes.record(job, outcome, runtime);
+    } catch (err) {
+      // The result could not be stored (backend down): leave it to a redelivery.
+      this.d.log.error("could not record the task's outcome; requeueing it", {
+        id: req.id,
+        err: err as Error,
+      });
+      // Requeue after a pause, so a backend outage does not become a tight redelivery loop.
+      if (acksLate(job)) setTimeout(() => job.tracker.nack(deliveryTag(job), true), 1000).unref();
+    } finally {
+      await handle.settled;
+      this.runningJobs.delete(job);
+      this.processed++;
+      this.totals.set(req.task, (this.totals.get(req.task) ?? 0) + 1);
+      this.d.hooks.fire("task-finished", job);
+      if (this.runningJobs.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+      this.pump();
+    }
+  }
+
+  /** Resolves true once nothing runs, false after `timeoutMs`. */
+  waitIdle(timeoutMs: number): Promise<boolean> {
+    if (this.runningJobs.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Stops starting jobs and requeues every one not started. */
+  stop(): void {
+    this.stopping = true;
+    for (const w of this.waiting) {
+      clearTimeout(w.timer);
+      w.job.tracker.nack(deliveryTag(w.job), true);
+    }
+    this.waiting.clear();
+    for (const j of [...this.ready.splice(0), ...this.takeRated()]) {
+      j.tracker.nack(deliveryTag(j), true);
+    }
+  }
+
+  /** Aborts every running job (shutdown past its timeout). */
+  abortRunning(reason: Error): void {
+    for (const job of this.runningJobs) this.d.pool.abort(job, reason);
+  }
+
+  /** The channel died: what waits in memory belongs to it (the broker redelivers it). */
+  forgetUnstarted(): void {
+    for (const w of this.waiting) clearTimeout(w.timer);
+    this.waiting.clear();
+    this.ready.length = 0;
+    this.takeRated();
+  }
+}
