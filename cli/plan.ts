@@ -4,7 +4,9 @@
  *   resources.json   every resource's type, name, parent and inputs (secrets as "[secret]")
  *   kubernetes.yaml  every Kubernetes object, as a multi-document YAML
  *   outputs.json     the stack outputs (secrets as "[secret]")
- * Bad config exits non-zero with the validation message, before anything is "created".
+ *   rules.json       the cloud rules run over the plan (cli/rules/registry.ts) and their findings
+ * Bad config exits non-zero with the validation message, before anything is "created". A plan
+ * that breaks a cloud rule is written, and the command exits 1 printing one line per finding.
  * Peer stacks' outputs (federation, Global Datastore) get placeholder values.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,6 +17,8 @@ import YAML from "yaml";
 import { parseRegionConfig } from "../components/config/regionConfig.js";
 import { validateStacks, type NamedStack } from "../components/config/stacks.js";
 import { planRegion } from "../components/regionPlan.js";
+import { formatFinding, RULES, runRules } from "./rules/registry.js";
+import type { Finding, StackInfo } from "./rules/rule.js";
 import {
   installMocks,
   kubernetesObjects,
@@ -29,6 +33,8 @@ export interface PlanResult {
   readonly resources: RecordedResource[];
   readonly kubernetes: Record<string, unknown>[];
   readonly outputs: Record<string, unknown>;
+  /** What the cloud rules found (empty when the plan passes them all). */
+  readonly findings: Finding[];
 }
 
 /** Lists the stacks in `stacks/` (`Pulumi.<name>.yaml`). */
@@ -106,11 +112,19 @@ function peerOutputs(values: Record<string, unknown>): Record<string, Record<str
   return out;
 }
 
+/** Every stack of the folder with its parsed config. */
+export function stackFolder(dir = STACKS_DIR): StackInfo[] {
+  return stackNames(dir).map((name) => ({
+    name,
+    config: parseRegionConfig(readStackFile(name, dir).values),
+  }));
+}
+
 /** Checks the cross-stack rules over every stack file next to this one (Global Datastore, CIDRs). */
 export function validateStackFolder(dir = STACKS_DIR): void {
-  const stacks: NamedStack[] = stackNames(dir).map((name) => ({
-    fullName: `taskfleet/${name}`,
-    config: parseRegionConfig(readStackFile(name, dir).values),
+  const stacks: NamedStack[] = stackFolder(dir).map((s) => ({
+    fullName: `taskfleet/${s.name}`,
+    config: s.config,
   }));
   validateStacks(stacks);
 }
@@ -119,7 +133,8 @@ export function validateStackFolder(dir = STACKS_DIR): void {
 export async function planStack(stack: string, dir = STACKS_DIR): Promise<PlanResult> {
   const { values, config } = readStackFile(stack, dir);
   // Config errors surface here, before the program runs (as the entry program does before any resource).
-  planRegion(parseRegionConfig(values), values.broker);
+  const regionConfig = parseRegionConfig(values);
+  planRegion(regionConfig, values.broker);
   validateStackFolder(dir);
   const engine = await installMocks({
     project: "taskfleet",
@@ -145,7 +160,18 @@ export async function planStack(stack: string, dir = STACKS_DIR): Promise<PlanRe
   } finally {
     await engine.settle();
   }
-  return { resources: engine.resources, kubernetes: kubernetesObjects(engine.resources), outputs };
+  const findings = runRules({
+    stack,
+    config: regionConfig,
+    resources: engine.resources,
+    stacks: stackFolder(dir),
+  });
+  return {
+    resources: engine.resources,
+    kubernetes: kubernetesObjects(engine.resources),
+    outputs,
+    findings,
+  };
 }
 
 function usage(): string {
@@ -186,6 +212,10 @@ export async function run(argv: string[]): Promise<number> {
     name: r.name,
     parent: r.parent ?? null,
     parentType: r.parentType ?? null,
+    provider: r.provider ?? null,
+    dependsOn: r.dependsOn,
+    protect: r.protect,
+    ignoreChanges: r.ignoreChanges,
     inputs: redactSecrets(r.inputs),
   }));
   writeFileSync(join(out, "resources.json"), JSON.stringify(resources, null, 2) + "\n");
@@ -194,9 +224,22 @@ export async function run(argv: string[]): Promise<number> {
     result.kubernetes.map((o) => YAML.stringify(o)).join("---\n"),
   );
   writeFileSync(join(out, "outputs.json"), JSON.stringify(result.outputs, null, 2) + "\n");
+  const rules = {
+    rules: RULES.map((r) => ({ id: r.id, description: r.description, source: r.source })),
+    findings: result.findings,
+  };
+  writeFileSync(join(out, "rules.json"), JSON.stringify(rules, null, 2) + "\n");
   const k8sCount = result.kubernetes.length;
   process.stdout.write(
-    `plan ${stack}: ${resources.length} resources (${k8sCount} Kubernetes objects) written to ${out}/resources.json, kubernetes.yaml, outputs.json\n`,
+    `plan ${stack}: ${resources.length} resources (${k8sCount} Kubernetes objects) written to ${out}/resources.json, kubernetes.yaml, outputs.json, rules.json\n`,
   );
+  if (result.findings.length > 0) {
+    process.stderr.write(
+      `plan ${stack}: ${result.findings.length} of the cloud rules' checks failed:\n` +
+        result.findings.map((f) => `  ${formatFinding(f)}\n`).join(""),
+    );
+    return 1;
+  }
+  process.stdout.write(`plan ${stack}: all ${RULES.length} cloud rules pass\n`);
   return 0;
 }

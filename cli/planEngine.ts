@@ -17,8 +17,18 @@ export interface RecordedResource {
   /** Type of the parent resource. */
   readonly parentType?: string;
   readonly custom: boolean;
+  /** The provider resource, as `<type>::<name>` (e.g. `pulumi:providers:aws::aws-us-east-1`). */
   readonly provider?: string;
   readonly inputs: Record<string, unknown>;
+  /**
+   * Every resource this one waits for, as `<type>::<name>`: explicit `dependsOn` (a component
+   * expanded to its resources, as Pulumi does) and the resources its inputs come from.
+   */
+  readonly dependsOn: readonly string[];
+  /** The `protect` option. */
+  readonly protect: boolean;
+  /** The `ignoreChanges` option (input property paths). */
+  readonly ignoreChanges: readonly string[];
 }
 
 export interface MockEngineOptions {
@@ -34,6 +44,17 @@ interface RegisterRequest {
   getType(): string;
   getName(): string;
   getParent(): string;
+  getDependenciesList?(): string[];
+  getProtect?(): boolean;
+  getIgnorechangesList?(): string[];
+}
+
+/** What the engine is told about a resource besides its inputs (the resource options). */
+interface RegisteredOptions {
+  readonly parent?: string;
+  readonly dependsOn: readonly string[];
+  readonly protect: boolean;
+  readonly ignoreChanges: readonly string[];
 }
 
 type Monitor = {
@@ -69,6 +90,19 @@ function splitUrn(urn: string): { name: string; type: string } {
   const parts = urn.split("::");
   const qualified = parts[2] ?? "";
   return { name: parts.slice(3).join("::"), type: qualified.split("$").pop() ?? "" };
+}
+
+/** `<type>::<name>` of a URN. */
+export function urnKey(urn: string): string {
+  const { name, type } = splitUrn(urn);
+  return `${type}::${name}`;
+}
+
+/** `<type>::<name>` of a provider reference (`<urn>::<id>`). */
+function providerKey(ref: string | undefined): string | undefined {
+  if (!ref) return undefined;
+  const cut = ref.lastIndexOf("::");
+  return urnKey(cut > 0 ? ref.slice(0, cut) : ref);
 }
 
 /** Deterministic outputs for what the cloud would compute. */
@@ -142,7 +176,7 @@ export interface MockEngine {
 /** Installs the mocks; import (or re-run) the program after this. */
 export async function installMocks(options: MockEngineOptions = {}): Promise<MockEngine> {
   const resources: RecordedResource[] = [];
-  const parents = new Map<string, string>();
+  const registered = new Map<string, RegisteredOptions>();
   const stackOutputs = options.stackOutputs ?? {};
   const config: Record<string, string> = {};
   for (const [k, v] of Object.entries(options.config ?? {})) {
@@ -153,16 +187,19 @@ export async function installMocks(options: MockEngineOptions = {}): Promise<Moc
     {
       newResource(args) {
         const key = `${args.type}::${args.name}`;
-        const parentUrn = parents.get(key);
-        const parent = parentUrn ? splitUrn(parentUrn) : undefined;
+        const opts = registered.get(key);
+        const parent = opts?.parent ? splitUrn(opts.parent) : undefined;
         resources.push({
           type: args.type,
           name: args.name,
           parent: parent?.name,
           parentType: parent?.type,
           custom: args.custom ?? false,
-          provider: args.provider,
+          provider: providerKey(args.provider),
           inputs: unwrapSecrets(args.inputs) as Record<string, unknown>,
+          dependsOn: opts?.dependsOn ?? [],
+          protect: opts?.protect ?? false,
+          ignoreChanges: opts?.ignoreChanges ?? [],
         });
         const state = mockState(
           args.type,
@@ -197,8 +234,12 @@ export async function installMocks(options: MockEngineOptions = {}): Promise<Moc
   const register = monitor.registerResource.bind(monitor);
   const read = monitor.readResource.bind(monitor);
   const remember = (req: RegisterRequest) => {
-    const parent = req.getParent();
-    if (parent) parents.set(`${req.getType()}::${req.getName()}`, parent);
+    registered.set(`${req.getType()}::${req.getName()}`, {
+      parent: req.getParent() || undefined,
+      dependsOn: [...new Set((req.getDependenciesList?.() ?? []).map(urnKey))].sort(),
+      protect: req.getProtect?.() ?? false,
+      ignoreChanges: req.getIgnorechangesList?.() ?? [],
+    });
   };
   monitor.registerResource = (req, cb) => {
     remember(req);

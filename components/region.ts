@@ -228,6 +228,7 @@ export class Region extends pulumi.ComponentResource {
         brokerUrl: broker.urls.apply((u) => u.workers),
         resultBackendUrl: storage.resultBackendWriteUrl,
         selectNodePools: compute.managedNodePools,
+        kedaRelease: compute.kedaRelease,
       },
       inNamespace,
     );

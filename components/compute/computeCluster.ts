@@ -38,7 +38,12 @@ export interface ComputeClusterArgs {
   readonly context?: string;
   /** Install KEDA (the worker autoscaler) with Helm. @default true */
   readonly installKeda?: boolean;
-  /** KEDA Helm chart version. @default "2.16.1" */
+  /**
+   * KEDA Helm chart version (the chart's version is KEDA's). 2.20 is tested with Kubernetes
+   * 1.33-1.35 (https://keda.sh/docs/2.20/operate/cluster/); the plan rule
+   * `keda-supports-kubernetes` checks the pair.
+   * @default "2.20.2"
+   */
   readonly kedaChartVersion?: string;
   /** Tags added to every AWS resource. @default {} */
   readonly tags?: Record<string, string>;
@@ -51,7 +56,7 @@ export const COMPUTE_DEFAULTS = Object.freeze({
   systemPool: { instanceTypes: ["m6i.large"], minNodes: 2, maxNodes: 4, volumeSizeGiB: 50 },
   brokerPool: { instanceTypes: ["r6i.xlarge"], minNodes: 3, maxNodes: 7, volumeSizeGiB: 100 },
   installKeda: true,
-  kedaChartVersion: "2.16.1",
+  kedaChartVersion: "2.20.2",
   amiType: "AL2023_x86_64_STANDARD",
   addons: ["vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"],
 });
@@ -92,6 +97,8 @@ export class ComputeCluster extends pulumi.ComponentResource {
   public readonly nodePools: readonly NodePoolPlan[];
   /** Whether workloads should select node pools by label (true only for clusters built here). */
   public readonly managedNodePools: boolean;
+  /** The Helm release installing KEDA and its CRDs (`undefined` when `installKeda` is false). */
+  public readonly kedaRelease: k8s.helm.v3.Release | undefined;
 
   constructor(name: string, args: ComputeClusterArgs, opts: pulumi.ComponentResourceOptions = {}) {
     const mode = args.mode ?? COMPUTE_DEFAULTS.mode;
@@ -116,7 +123,7 @@ export class ComputeCluster extends pulumi.ComponentResource {
       this.kubeconfig = pulumi.secret(pulumi.output(args.kubeconfig!));
       this.nodePools = [];
       this.managedNodePools = false;
-      if (installKeda) this.installKeda(name, args);
+      this.kedaRelease = installKeda ? this.installKeda(name, args) : undefined;
       this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
       return;
     }
@@ -250,12 +257,12 @@ export class ComputeCluster extends pulumi.ComponentResource {
       { kubeconfig: this.kubeconfig, enableServerSideApply: true },
       { parent: this, dependsOn: [...groups, ...addons] },
     );
-    if (installKeda) this.installKeda(name, args);
+    this.kedaRelease = installKeda ? this.installKeda(name, args) : undefined;
     this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });
   }
 
-  private installKeda(name: string, args: ComputeClusterArgs): void {
-    new k8s.helm.v3.Release(
+  private installKeda(name: string, args: ComputeClusterArgs): k8s.helm.v3.Release {
+    return new k8s.helm.v3.Release(
       `${name}-keda`,
       {
         chart: "keda",

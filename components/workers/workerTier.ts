@@ -21,6 +21,12 @@ export interface WorkerTierArgs {
   readonly resultBackendUrl: pulumi.Input<string>;
   /** Pin each pool to its own node group (`taskfleet.io/pool=worker-<name>`). @default false */
   readonly selectNodePools?: boolean;
+  /**
+   * The Helm release that installs KEDA's CRDs: the TriggerAuthentication and ScaledObject wait
+   * for it (the API server refuses their kinds before the CRDs exist).
+   * @default - none: KEDA is already installed in the cluster
+   */
+  readonly kedaRelease?: pulumi.Resource;
 }
 
 export const WORKER_TIER_DEFAULTS = Object.freeze({
@@ -75,8 +81,12 @@ export class WorkerTier extends pulumi.ComponentResource {
       const deps = { parent: this, dependsOn: [secret] };
       createObject(key, objs.deployment, deps);
       createObject(key, objs.podDisruptionBudget, deps);
-      const auth = createObject(key, objs.triggerAuthentication, deps);
-      createObject(key, objs.scaledObject, { parent: this, dependsOn: [auth] });
+      const keda = args.kedaRelease ? [args.kedaRelease] : [];
+      const auth = createObject(key, objs.triggerAuthentication, {
+        parent: this,
+        dependsOn: [secret, ...keda],
+      });
+      createObject(key, objs.scaledObject, { parent: this, dependsOn: [auth, ...keda] });
       names[pool.name] = objs.deployment.metadata.name;
     }
     this.deployments = pulumi.output(names);

@@ -60,6 +60,45 @@ describe("taskfleet plan", () => {
     });
   });
 
+  it("records each resource's provider, dependsOn, protect and ignoreChanges, and the rules it ran", async () => {
+    const out = tmp();
+    const log = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    expect(await run(["--stack", "prod-us-east-1", "--out", out])).toBe(0);
+    log.mockRestore();
+    const resources = JSON.parse(readFileSync(join(out, "resources.json"), "utf8")) as {
+      type: string;
+      name: string;
+      provider: string | null;
+      dependsOn: string[];
+      protect: boolean;
+      ignoreChanges: string[];
+    }[];
+    const one = (type: string, name: string) =>
+      resources.find((r) => r.type === type && r.name === name)!;
+    const scaler = one(
+      "kubernetes:keda.sh/v1alpha1:ScaledObject",
+      "taskfleet-workers-default-scaler",
+    );
+    expect(scaler.provider).toBe("pulumi:providers:kubernetes::taskfleet-compute-k8s");
+    expect(scaler.dependsOn).toContain("kubernetes:helm.sh/v3:Release::taskfleet-compute-keda");
+    expect(scaler.protect).toBe(false);
+    expect(
+      one(
+        "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup",
+        "taskfleet-storage-global",
+      ).ignoreChanges,
+    ).toEqual(["primaryReplicationGroupId"]);
+    expect(one("aws:ec2/vpc:Vpc", "taskfleet-network-vpc").provider).toBe(
+      "pulumi:providers:aws::aws-us-east-1",
+    );
+    const rules = JSON.parse(readFileSync(join(out, "rules.json"), "utf8")) as {
+      rules: { id: string; source: string }[];
+      findings: unknown[];
+    };
+    expect(rules.rules.map((r) => r.id)).toContain("crd-before-custom-resources");
+    expect(rules.findings).toEqual([]);
+  });
+
   it("exits 1 with the validation message on bad config, writing nothing", async () => {
     const dir = tmp();
     const out = join(tmp(), "plan");
