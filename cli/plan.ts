@@ -106,7 +106,7 @@ function peerOutputs(values: Record<string, unknown>): Record<string, Record<str
       brokerEndpoint: `${short}-broker.elb.mock`,
       resultBackendGlobalDatastoreId: `mock-global-${short}`,
       resultBackendAuthToken: `mock-${short}-auth-token`,
-      resultBackendHost: `clustercfg.${short}.cache.mock`,
+      resultBackendHost: `master.${short}.cache.mock`,
     };
   }
   return out;

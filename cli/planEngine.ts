@@ -140,11 +140,15 @@ export function mockState(
       };
     }
     case "aws:elasticache/replicationGroup:ReplicationGroup":
-      return {
-        ...base,
-        configurationEndpointAddress: `clustercfg.${name}.cache.mock`,
-        primaryEndpointAddress: "",
-      };
+      // As ElastiCache answers: a configuration endpoint only in cluster mode, else primary and
+      // reader endpoints (a Global Datastore secondary inherits cluster mode disabled here).
+      return inputs.clusterMode === "enabled"
+        ? { ...base, configurationEndpointAddress: `clustercfg.${name}.cache.mock` }
+        : {
+            ...base,
+            primaryEndpointAddress: `master.${name}.cache.mock`,
+            readerEndpointAddress: `replica.${name}.cache.mock`,
+          };
     case "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup":
       return {
         ...base,

@@ -126,8 +126,8 @@ export interface IngressConfig {
 export interface RedisConfig {
   readonly nodeType: string;
   readonly engineVersion: string;
-  readonly shards: number;
-  readonly replicasPerShard: number;
+  /** Read replicas beside the primary, in other zones (cluster mode is disabled: one shard). */
+  readonly replicas: number;
   readonly globalDatastore: {
     readonly role: GlobalDatastoreRole;
     /** Secondary only: the primary's stack (`org/project/stack`). */
@@ -139,7 +139,12 @@ export interface RedisConfig {
   };
 }
 
+/** `create`: this stack creates OpenSearch's account-wide service-linked role; `exists`: it does not. */
+export type ServiceLinkedRoleMode = "create" | "exists";
+
 export interface OpenSearchConfig {
+  /** Who provides the service-linked role a VPC domain needs (one stack per account creates it). */
+  readonly serviceLinkedRole: ServiceLinkedRoleMode;
   readonly engineVersion: string;
   readonly instanceType: string;
   readonly instanceCount: number;
@@ -235,8 +240,9 @@ export const DEFAULTS = Object.freeze({
   ],
   ingress: { replicas: 3, port: 8080, cpu: "500m", memoryMiB: 512 },
   storage: {
-    redis: { nodeType: "cache.r7g.large", engineVersion: "7.1", shards: 3, replicasPerShard: 2 },
+    redis: { nodeType: "cache.r7g.large", engineVersion: "7.1", replicas: 2 },
     opensearch: {
+      serviceLinkedRole: "create" as ServiceLinkedRoleMode,
       engineVersion: "OpenSearch_2.19",
       instanceType: "r6g.large.search",
       instanceCount: 3,
@@ -742,7 +748,18 @@ function parseStorage(o: Raw, region: string): StorageConfig {
   const r = object(o.redis, `${p}.redis`);
   const rp = `${p}.redis`;
   const dr = DEFAULTS.storage.redis;
-  onlyKeys(r, rp, ["nodeType", "engineVersion", "shards", "replicasPerShard", "globalDatastore"]);
+  if (r.shards !== undefined) {
+    // Cluster mode (shards) was removed on purpose: see components/storage/storagePlan.ts.
+    throw new ConfigError(
+      `${rp}.shards: ${show(r.shards)} is not allowed; the result store runs with cluster mode disabled (one shard, replicas in other zones) because taskfleet's Redis client and Python Celery's Redis result backend do not follow Redis Cluster redirects (MOVED), so most keys would fail; remove shards, set replicas (1-5) and scale with a larger nodeType`,
+    );
+  }
+  if (r.replicasPerShard !== undefined) {
+    throw new ConfigError(
+      `${rp}.replicasPerShard: renamed; the result store has one shard, so write replicas: ${show(r.replicasPerShard)}`,
+    );
+  }
+  onlyKeys(r, rp, ["nodeType", "engineVersion", "replicas", "globalDatastore"]);
   const g = object(r.globalDatastore, `${rp}.globalDatastore`);
   const gp = `${rp}.globalDatastore`;
   onlyKeys(g, gp, ["role", "primaryStack", "secondaryRegions", "writeStack"]);
@@ -821,7 +838,13 @@ function parseStorage(o: Raw, region: string): StorageConfig {
   const os = object(o.opensearch, `${p}.opensearch`);
   const op = `${p}.opensearch`;
   const dos = DEFAULTS.storage.opensearch;
-  onlyKeys(os, op, ["engineVersion", "instanceType", "instanceCount", "volumeSizeGiB"]);
+  onlyKeys(os, op, [
+    "serviceLinkedRole",
+    "engineVersion",
+    "instanceType",
+    "instanceCount",
+    "volumeSizeGiB",
+  ]);
   const engineVersion = string(os.engineVersion, `${op}.engineVersion`, dos.engineVersion);
   if (!/^OpenSearch_\d+\.\d+$/.test(engineVersion)) {
     throw new ConfigError(
@@ -858,16 +881,16 @@ function parseStorage(o: Raw, region: string): StorageConfig {
     redis: {
       nodeType,
       engineVersion: string(r.engineVersion, `${rp}.engineVersion`, dr.engineVersion),
-      shards: integer(r.shards, `${rp}.shards`, { min: 1, max: 500 }, dr.shards),
-      replicasPerShard: integer(
-        r.replicasPerShard,
-        `${rp}.replicasPerShard`,
-        { min: 1, max: 5 },
-        dr.replicasPerShard,
-      ),
+      replicas: integer(r.replicas, `${rp}.replicas`, { min: 1, max: 5 }, dr.replicas),
       globalDatastore: { role, primaryStack, secondaryRegions, writeStack },
     },
     opensearch: {
+      serviceLinkedRole: oneOf(
+        os.serviceLinkedRole,
+        `${op}.serviceLinkedRole`,
+        ["create", "exists"],
+        dos.serviceLinkedRole,
+      ),
       engineVersion,
       instanceType: string(os.instanceType, `${op}.instanceType`, dos.instanceType),
       instanceCount,

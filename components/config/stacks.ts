@@ -1,7 +1,8 @@
 /**
  * Checks that only make sense across the stacks of one deployment: the Global Datastore has one
- * primary and at most two secondaries that all point at it and match its shape, federation peers
- * name stacks that exist, and VPC blocks do not overlap (federation links cross VPC peering).
+ * primary and at most two secondaries that all point at it and match its shape, at most one stack
+ * creates OpenSearch's account-wide service-linked role, federation peers name stacks that exist,
+ * and VPC blocks do not overlap (federation links cross VPC peering).
  * Pure: takes the parsed configs, so `taskfleet plan` and the tests run it without a cloud.
  */
 import { ConfigError, show } from "./errors.js";
@@ -60,13 +61,23 @@ export function validateStacks(stacks: readonly NamedStack[]): void {
     }
     const a = primary.config.storage.redis;
     const b = s.config.storage.redis;
-    for (const key of ["nodeType", "engineVersion", "shards", "replicasPerShard"] as const) {
+    // Members inherit node type and engine version from the Global Datastore; replica counts may differ.
+    for (const key of ["nodeType", "engineVersion"] as const) {
       if (a[key] !== b[key]) {
         throw new ConfigError(
           `taskfleet:storage.redis.${key}: ${show(b[key])} in ${s.fullName} differs from the primary's ${show(a[key])} in ${primary.fullName}; members of a Global Datastore must match`,
         );
       }
     }
+  }
+  // OpenSearch's service-linked role is account-wide: a second stack creating it fails with
+  // "Service role name AWSServiceRoleForAmazonOpenSearchService has been taken in this account"
+  // (IAM CreateServiceLinkedRole). The stacks of one folder deploy to one account.
+  const creators = stacks.filter((s) => s.config.storage.opensearch.serviceLinkedRole === "create");
+  if (creators.length > 1) {
+    throw new ConfigError(
+      `taskfleet:storage.opensearch.serviceLinkedRole: "create" is set in ${creators.length} stacks (${creators.map((s) => s.fullName).join(", ")}); OpenSearch's service-linked role is one per AWS account, so exactly one stack (the first deployed) may create it; set "exists" in the others`,
+    );
   }
   for (const s of stacks) {
     s.config.federation.peers.forEach((peer, i) => {

@@ -3,10 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
   archiveLifecycleRules,
+  MAX_RESULT_STORE_REPLICAS,
+  OPENSEARCH_SERVICE,
   openSearchDomainName,
   PRIMARY_OUTPUTS,
   replicationGroupId,
   resultBackendUrl,
+  resultStoreSettings,
 } from "./storagePlan.js";
 
 /** Arguments of {@link Storage}. */
@@ -17,14 +20,22 @@ export interface StorageArgs {
   readonly vpcCidr: pulumi.Input<string>;
   /** Private subnets (three zones) for Redis and OpenSearch. @default - required */
   readonly privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Zones of `privateSubnetIds`, in order: the result store's primary goes to the first, each
+   * replica to the next. Empty leaves placement to ElastiCache (e.g. an existing VPC).
+   * @default []
+   */
+  readonly availabilityZones?: readonly string[];
   /** ElastiCache node type; Global Datastore members need large or above of m5/m6g/m7g/r5/r6g/r6gd/r7g/c7gn. @default "cache.r7g.large" */
   readonly redisNodeType?: string;
   /** Redis engine version (5.0.6 or later for a Global Datastore). @default "7.1" */
   readonly redisEngineVersion?: string;
-  /** Shards (node groups) of the cluster-mode replication group (S30). @default 3 */
-  readonly redisShards?: number;
-  /** Replicas per shard, spread over zones (S30). @default 2 */
-  readonly redisReplicasPerShard?: number;
+  /**
+   * Read replicas of the result store (1–5), each in another zone than the primary when zones
+   * allow (S30). The store has one shard: cluster mode is disabled (see resultStoreSettings).
+   * @default 2
+   */
+  readonly redisReplicas?: number;
   /**
    * This region's part in the Global Datastore (S10): `primary` creates it, `secondary` joins the
    * one published by `primaryStack`, `none` stays regional.
@@ -42,6 +53,12 @@ export interface StorageArgs {
   readonly writeStack?: string;
   /** Primary only: the regions allowed to join, at most two (AWS limit). @default [] */
   readonly secondaryRegions?: readonly string[];
+  /**
+   * Whether this stack creates the account-wide service-linked role that OpenSearch needs to put
+   * a domain in a VPC (`opensearchservice.amazonaws.com`). Exactly one stack per account creates
+   * it; the others, and accounts that already have it, say `false`. @default true
+   */
+  readonly createOpenSearchServiceLinkedRole?: boolean;
   /** OpenSearch engine version. @default "OpenSearch_2.19" */
   readonly openSearchEngineVersion?: string;
   /** OpenSearch data node type. @default "r6g.large.search" */
@@ -61,8 +78,8 @@ export interface StorageArgs {
 export const STORAGE_DEFAULTS = Object.freeze({
   redisNodeType: "cache.r7g.large",
   redisEngineVersion: "7.1",
-  redisShards: 3,
-  redisReplicasPerShard: 2,
+  redisReplicas: 2,
+  createOpenSearchServiceLinkedRole: true,
   globalDatastoreRole: "none" as const,
   openSearchEngineVersion: "OpenSearch_2.19",
   openSearchInstanceType: "r6g.large.search",
@@ -75,14 +92,15 @@ export const STORAGE_DEFAULTS = Object.freeze({
 
 /**
  * The storage layer of a region: the result backend as an ElastiCache (Redis OSS) replication
- * group in cluster mode — Multi-AZ, TLS in transit, AUTH token, encrypted at rest — that creates
- * or joins a Global Datastore; the event and log store as an OpenSearch domain inside the VPC,
- * encrypted at rest and between nodes, HTTPS only; an S3 archive bucket, encrypted and private,
- * with lifecycle rules to Glacier and expiry.
+ * group with cluster mode disabled — one primary and its replicas in other zones, Multi-AZ, TLS
+ * in transit, AUTH token, encrypted at rest — that creates or joins a Global Datastore; the event
+ * and log store as an OpenSearch domain inside the VPC (with the service-linked role OpenSearch
+ * needs for that, unless the account has it), encrypted at rest and between nodes, HTTPS only; an
+ * S3 archive bucket, encrypted and private, with lifecycle rules to Glacier and expiry.
  */
 export class Storage extends pulumi.ComponentResource {
   public static readonly TOKEN = "taskfleet:storage:Storage";
-  /** Configuration endpoint of the Redis cluster. */
+  /** Primary endpoint of the Redis replication group (read-only in a secondary). */
   public readonly resultBackendHost: pulumi.Output<string>;
   /** AUTH token (secret). */
   public readonly resultBackendAuthToken: pulumi.Output<string>;
@@ -98,6 +116,12 @@ export class Storage extends pulumi.ComponentResource {
   constructor(name: string, args: StorageArgs, opts: pulumi.ComponentResourceOptions = {}) {
     const d = STORAGE_DEFAULTS;
     const role = args.globalDatastoreRole ?? d.globalDatastoreRole;
+    const replicas = args.redisReplicas ?? d.redisReplicas;
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_RESULT_STORE_REPLICAS) {
+      throw new Error(
+        `redisReplicas: ${replicas} is not allowed; use 1 to ${MAX_RESULT_STORE_REPLICAS} (Multi-AZ failover needs a replica; ElastiCache allows at most ${MAX_RESULT_STORE_REPLICAS})`,
+      );
+    }
     const secondaries = args.secondaryRegions ?? [];
     if (secondaries.length > 2) {
       throw new Error(
@@ -176,45 +200,28 @@ export class Storage extends pulumi.ComponentResource {
       );
       authToken = token.result;
     }
-    const common = {
-      description: `taskfleet result backend (${name})`,
-      subnetGroupName: subnetGroup.name,
-      securityGroupIds: [redisSg.id],
-      port: d.redisPort,
-      automaticFailoverEnabled: true,
-      multiAzEnabled: true,
-      transitEncryptionEnabled: true,
-      atRestEncryptionEnabled: true,
-      authToken,
-      replicasPerNodeGroup: args.redisReplicasPerShard ?? d.redisReplicasPerShard,
-      snapshotRetentionLimit: 7,
-      tags,
-    };
-    const group =
-      role === "secondary"
-        ? new aws.elasticache.ReplicationGroup(
-            `${name}-redis`,
-            {
-              ...common,
-              replicationGroupId: replicationGroupId(`${name}-redis`),
-              globalReplicationGroupId: globalId!,
-            },
-            parent,
-          )
-        : new aws.elasticache.ReplicationGroup(
-            `${name}-redis`,
-            {
-              ...common,
-              replicationGroupId: replicationGroupId(`${name}-redis`),
-              engine: "redis",
-              engineVersion: args.redisEngineVersion ?? d.redisEngineVersion,
-              nodeType: args.redisNodeType ?? d.redisNodeType,
-              clusterMode: "enabled",
-              numNodeGroups: args.redisShards ?? d.redisShards,
-              parameterGroupName: "default.redis7.cluster.on",
-            },
-            parent,
-          );
+    // Only the plain settings differ by role; a secondary sets none of the fields that conflict
+    // with globalReplicationGroupId (storagePlan.ts, SECONDARY_CONFLICTING_FIELDS).
+    const group = new aws.elasticache.ReplicationGroup(
+      `${name}-redis`,
+      {
+        ...resultStoreSettings({
+          role,
+          nodeType: args.redisNodeType ?? d.redisNodeType,
+          engineVersion: args.redisEngineVersion ?? d.redisEngineVersion,
+          replicas,
+          zones: args.availabilityZones ?? [],
+        }),
+        replicationGroupId: replicationGroupId(`${name}-redis`),
+        description: `taskfleet result backend (${name})`,
+        subnetGroupName: subnetGroup.name,
+        securityGroupIds: [redisSg.id],
+        authToken,
+        ...(role === "secondary" ? { globalReplicationGroupId: globalId! } : {}),
+        tags,
+      },
+      parent,
+    );
     if (role === "primary") {
       const global = new aws.elasticache.GlobalReplicationGroup(
         `${name}-global`,
@@ -228,16 +235,17 @@ export class Storage extends pulumi.ComponentResource {
       );
       globalId = global.globalReplicationGroupId;
     }
-    this.resultBackendHost = group.configurationEndpointAddress;
+    // Cluster mode disabled: clients use the primary endpoint (there is no configuration endpoint).
+    this.resultBackendHost = group.primaryEndpointAddress;
     this.resultBackendAuthToken = pulumi.secret(authToken);
     this.resultBackendUrl = pulumi.secret(
       pulumi
-        .all([group.configurationEndpointAddress, authToken])
+        .all([group.primaryEndpointAddress, authToken])
         .apply(([host, token]) => resultBackendUrl(host, token, d.redisPort)),
     );
     this.resultBackendWriteUrl = pulumi.secret(
       pulumi
-        .all([writeHost ?? group.configurationEndpointAddress, authToken])
+        .all([writeHost ?? group.primaryEndpointAddress, authToken])
         .apply(([host, token]) => resultBackendUrl(host, token, d.redisPort)),
     );
     this.globalDatastoreId = globalId ?? pulumi.output("");
@@ -263,6 +271,21 @@ export class Storage extends pulumi.ComponentResource {
       },
       parent,
     );
+    // A VPC domain needs OpenSearch's service-linked role in the account; AWS refuses the domain
+    // until it exists. The role is account-wide (one per account), so one stack creates it.
+    const serviceLinkedRole =
+      (args.createOpenSearchServiceLinkedRole ?? d.createOpenSearchServiceLinkedRole)
+        ? new aws.iam.ServiceLinkedRole(
+            `${name}-search-role`,
+            {
+              awsServiceName: OPENSEARCH_SERVICE,
+              description: "OpenSearch Service: place taskfleet's domains in a VPC",
+              tags,
+            },
+            // Account-wide: other stacks' domains may use it, so destroying this stack leaves it.
+            { parent: this, retainOnDelete: true },
+          )
+        : undefined;
     const identity = aws.getCallerIdentityOutput({}, parent);
     const partition = aws.getPartitionOutput({}, parent);
     const domainName = openSearchDomainName(`${name}-events`);
@@ -309,7 +332,7 @@ export class Storage extends pulumi.ComponentResource {
           ),
         tags,
       },
-      parent,
+      serviceLinkedRole ? { parent: this, dependsOn: [serviceLinkedRole] } : parent,
     );
     this.openSearchEndpoint = domain.endpoint;
 

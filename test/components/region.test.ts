@@ -59,7 +59,7 @@ describe("Region", () => {
       region: "eu-west-1",
       brokerEndpoint: "r-broker-svc.elb.mock",
       brokerFederationUris: ["amqp://r-broker-svc.elb.mock:5672"],
-      resultBackendHost: "clustercfg.r-storage-redis.cache.mock",
+      resultBackendHost: "master.r-storage-redis.cache.mock",
     });
     expect(typeof outputs.brokerFederationPassword).toBe("string");
   });

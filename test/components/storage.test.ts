@@ -3,6 +3,9 @@ import {
   archiveLifecycleRules,
   openSearchDomainName,
   resultBackendUrl,
+  resultStoreSettings,
+  resultStoreZones,
+  SECONDARY_CONFLICTING_FIELDS,
 } from "../../components/storage/storagePlan.js";
 import { valueOf } from "../../cli/planEngine.js";
 import { find, mocked, ofType, type RecordedResource } from "./support.js";
@@ -18,6 +21,29 @@ describe("storage plan (pure)", () => {
     expect(resultBackendUrl("clustercfg.x.cache.amazonaws.com", "a#b$c")).toBe(
       "rediss://:a%23b%24c@clustercfg.x.cache.amazonaws.com:6379/0",
     );
+  });
+  it("places the result store's primary and each replica in another zone, round robin", () => {
+    expect(resultStoreZones(["a", "b", "c"], 2)).toEqual(["a", "b", "c"]);
+    expect(resultStoreZones(["a", "b", "c"], 4)).toEqual(["a", "b", "c", "a", "b"]);
+    expect(resultStoreZones([], 2)).toEqual([]);
+  });
+  it("gives a Global Datastore secondary none of the fields the provider refuses beside globalReplicationGroupId", () => {
+    const shape = { nodeType: "cache.r7g.large", engineVersion: "7.1", replicas: 2, zones: [] };
+    const secondary = resultStoreSettings({ ...shape, role: "secondary" });
+    expect(secondary).toEqual({
+      numCacheClusters: 3,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+    });
+    const primary = resultStoreSettings({ ...shape, role: "primary" });
+    // The primary sets the inherited fields the secondary leaves out: the list is not vacuous.
+    expect(SECONDARY_CONFLICTING_FIELDS.filter((f) => f in primary).sort()).toEqual([
+      "atRestEncryptionEnabled",
+      "engine",
+      "engineVersion",
+      "nodeType",
+      "transitEncryptionEnabled",
+    ]);
   });
   it("moves archives to Glacier, then expires them (S33)", () => {
     expect(archiveLifecycleRules(30, 365)[0]).toMatchObject({
@@ -45,18 +71,20 @@ describe("Storage", () => {
         "acme/taskfleet/prod-us-east-1": {
           resultBackendGlobalDatastoreId: "ldgnf-results",
           resultBackendAuthToken: "primary-token",
-          resultBackendHost: "clustercfg.primary.cache",
+          resultBackendHost: "master.primary.cache",
         },
       },
     });
     const { Storage } = await import("../../components/storage/storage.js");
     new Storage("p", {
       ...NET,
+      availabilityZones: ["us-east-1a", "us-east-1b", "us-east-1c"],
       globalDatastoreRole: "primary",
       secondaryRegions: ["eu-west-1", "ap-southeast-1"],
     });
     const s = new Storage("s", {
       ...NET,
+      createOpenSearchServiceLinkedRole: false,
       globalDatastoreRole: "secondary",
       primaryStack: "acme/taskfleet/prod-us-east-1",
     });
@@ -73,13 +101,13 @@ describe("Storage", () => {
     }
   });
 
-  it("builds the result backend: cluster mode, Multi-AZ, TLS, AUTH token, encrypted at rest (S28–S30)", () => {
+  it("builds the result backend: cluster mode disabled, replicas in the other zones, Multi-AZ, TLS, AUTH token, encrypted at rest (S28–S30)", () => {
     const rg = find(primary, "aws:elasticache/replicationGroup:ReplicationGroup", "p-redis");
     expect(rg.inputs).toMatchObject({
       engine: "redis",
-      clusterMode: "enabled",
-      numNodeGroups: 3,
-      replicasPerNodeGroup: 2,
+      clusterMode: "disabled",
+      numCacheClusters: 3,
+      preferredCacheClusterAzs: ["us-east-1a", "us-east-1b", "us-east-1c"],
       automaticFailoverEnabled: true,
       multiAzEnabled: true,
       transitEncryptionEnabled: true,
@@ -87,6 +115,9 @@ describe("Storage", () => {
       authToken: { secret: "mock-p-redis-auth-password" },
       nodeType: "cache.r7g.large",
     });
+    for (const key of ["numNodeGroups", "replicasPerNodeGroup", "parameterGroupName"]) {
+      expect(rg.inputs[key]).toBeUndefined();
+    }
     const sg = find(primary, "aws:ec2/securityGroup:SecurityGroup", "p-redis");
     expect(sg.inputs.ingress).toEqual([
       expect.objectContaining({ fromPort: 6379, toPort: 6379, cidrBlocks: ["10.0.0.0/16"] }),
@@ -113,10 +144,12 @@ describe("Storage", () => {
     expect(rg.inputs).toMatchObject({
       globalReplicationGroupId: "ldgnf-results",
       authToken: { secret: "primary-token" },
-      transitEncryptionEnabled: true,
+      numCacheClusters: 3,
+      multiAzEnabled: true,
     });
-    expect(rg.inputs.numNodeGroups).toBeUndefined();
-    expect(rg.inputs.nodeType).toBeUndefined();
+    // The provider refuses these beside globalReplicationGroupId ("conflicting configuration arguments").
+    expect(SECONDARY_CONFLICTING_FIELDS.filter((f) => rg.inputs[f] !== undefined)).toEqual([]);
+    expect(rg.inputs.clusterMode).toBeUndefined();
     expect(
       ofType(secondary, "aws:elasticache/globalReplicationGroup:GlobalReplicationGroup"),
     ).toEqual([]);
@@ -124,8 +157,8 @@ describe("Storage", () => {
   });
 
   it("sends a secondary's writes to the primary (secondaries are read-only) and reads locally", () => {
-    expect(writeUrl).toBe("rediss://:primary-token@clustercfg.primary.cache:6379/0");
-    expect(readUrl).toBe("rediss://:primary-token@clustercfg.s-redis.cache.mock:6379/0");
+    expect(writeUrl).toBe("rediss://:primary-token@master.primary.cache:6379/0");
+    expect(readUrl).toBe("rediss://:primary-token@master.s-redis.cache.mock:6379/0");
   });
 
   it("puts OpenSearch in the VPC, encrypted at rest and node to node, HTTPS only (S32)", () => {
@@ -141,6 +174,20 @@ describe("Storage", () => {
         zoneAwarenessConfig: { availabilityZoneCount: 3 },
       },
     });
+  });
+
+  it("creates OpenSearch's service-linked role before the VPC domain, unless the stack says it exists", () => {
+    const role = find(primary, "aws:iam/serviceLinkedRole:ServiceLinkedRole", "p-search-role");
+    expect(role.inputs.awsServiceName).toBe("opensearchservice.amazonaws.com");
+    expect(ofType(secondary, "aws:iam/serviceLinkedRole:ServiceLinkedRole")).toEqual([]);
+    expect(find(primary, "aws:opensearch/domain:Domain", "p-events").dependsOn).toContain(
+      "aws:iam/serviceLinkedRole:ServiceLinkedRole::p-search-role",
+    );
+    expect(
+      find(secondary, "aws:opensearch/domain:Domain", "s-events").dependsOn.filter((d) =>
+        d.startsWith("aws:iam/serviceLinkedRole:"),
+      ),
+    ).toEqual([]);
   });
 
   it("keeps the archive bucket private and encrypted, with lifecycle to Glacier and expiry", () => {

@@ -121,11 +121,13 @@ describe.each(PROD)("stack %s", (stack) => {
     if (stack === "prod-us-east-1") {
       expect(globals).toHaveLength(1);
       expect(rg.inputs).toMatchObject({
-        clusterMode: "enabled",
-        numNodeGroups: 3,
+        clusterMode: "disabled",
+        numCacheClusters: 3,
+        preferredCacheClusterAzs: ["us-east-1a", "us-east-1b", "us-east-1c"],
         multiAzEnabled: true,
         transitEncryptionEnabled: true,
       });
+      expect(rg.inputs.numNodeGroups).toBeUndefined();
     } else {
       expect(globals).toHaveLength(0);
       expect(rg.inputs.globalReplicationGroupId).toBe("mock-global-prod-us-east-1");
@@ -139,8 +141,8 @@ describe.each(PROD)("stack %s", (stack) => {
     const res = plans[stack]!.resources;
     const host =
       stack === "prod-us-east-1"
-        ? "clustercfg.taskfleet-storage-redis.cache.mock"
-        : "clustercfg.prod-us-east-1.cache.mock";
+        ? "master.taskfleet-storage-redis.cache.mock"
+        : "master.prod-us-east-1.cache.mock";
     for (const name of ["taskfleet-workers-connection", "taskfleet-ingress-connection"]) {
       const sd = find(res, "kubernetes:core/v1:Secret", name).inputs.stringData as {
         secret: { resultBackend: string };

@@ -224,6 +224,26 @@ describe("parseRegionConfig: exact messages", () => {
       'taskfleet:storage.redis.globalDatastore.secondaryRegions[0]: "eu-west-1" is this stack\'s own region; list other regions',
     ],
     [
+      "result store in cluster mode (shards)",
+      { storage: { redis: { shards: 3 } } },
+      "taskfleet:storage.redis.shards: 3 is not allowed; the result store runs with cluster mode disabled (one shard, replicas in other zones) because taskfleet's Redis client and Python Celery's Redis result backend do not follow Redis Cluster redirects (MOVED), so most keys would fail; remove shards, set replicas (1-5) and scale with a larger nodeType",
+    ],
+    [
+      "old replicasPerShard key",
+      { storage: { redis: { replicasPerShard: 2 } } },
+      "taskfleet:storage.redis.replicasPerShard: renamed; the result store has one shard, so write replicas: 2",
+    ],
+    [
+      "too many result store replicas",
+      { storage: { redis: { replicas: 6 } } },
+      "taskfleet:storage.redis.replicas: 6 is out of range; use an integer from 1 to 5",
+    ],
+    [
+      "service-linked role mode",
+      { storage: { opensearch: { serviceLinkedRole: "maybe" } } },
+      'taskfleet:storage.opensearch.serviceLinkedRole: "maybe" is not allowed; use one of "create", "exists"',
+    ],
+    [
       "archive order",
       { storage: { archive: { glacierAfterDays: 90, expireAfterDays: 30 } } },
       "taskfleet:storage.archive.expireAfterDays: 30 is not after glacierAfterDays (90); use a value above 90",
@@ -281,12 +301,16 @@ describe("planRegion: checks across the broker description", () => {
 });
 
 describe("validateStacks: across stacks", () => {
+  /** One account: only the primary creates OpenSearch's service-linked role. */
   const stack = (name: string, region: string, cidr: string, gd: Record<string, unknown>) => ({
     fullName: `acme/taskfleet/${name}`,
     config: parseRegionConfig({
       region,
       network: { cidr },
-      storage: { redis: { globalDatastore: gd } },
+      storage: {
+        redis: { globalDatastore: gd },
+        opensearch: { serviceLinkedRole: name === "p" ? "create" : "exists" },
+      },
     }),
   });
   const primary = stack("p", "us-east-1", "10.0.0.0/16", {
@@ -329,6 +353,16 @@ describe("validateStacks: across stacks", () => {
       validateStacks([primary, secondary("w", "us-west-2", "10.3.0.0/16")]),
     ).toThrowError(
       'taskfleet:storage.redis.globalDatastore.secondaryRegions: ["eu-west-1","ap-southeast-1"] in acme/taskfleet/p does not list "us-west-2", which acme/taskfleet/w joins as a secondary; add it',
+    );
+  });
+  it("refuses a second stack creating OpenSearch's account-wide service-linked role", () => {
+    const creating = {
+      fullName: "acme/taskfleet/e",
+      config: parseRegionConfig({ region: "eu-west-1", network: { cidr: "10.1.0.0/16" } }),
+    };
+    expect(creating.config.storage.opensearch.serviceLinkedRole).toBe("create");
+    expect(() => validateStacks([primary, creating])).toThrowError(
+      'taskfleet:storage.opensearch.serviceLinkedRole: "create" is set in 2 stacks (acme/taskfleet/p, acme/taskfleet/e); OpenSearch\'s service-linked role is one per AWS account, so exactly one stack (the first deployed) may create it; set "exists" in the others',
     );
   });
   it("refuses overlapping VPC blocks", () => {
