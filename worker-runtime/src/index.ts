@@ -48,6 +48,7 @@ export {
 export {
   ResultBackend,
   ResultTimeoutError,
+  ClusterModeError,
   type ResultBackendOptions,
 } from "./backend/resultBackend.js";
 export { parseRedisUrl, type RedisTarget } from "./backend/redisUrl.js";

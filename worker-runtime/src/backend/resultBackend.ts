@@ -34,6 +34,15 @@ export class ResultTimeoutError extends Error {
   override name = "TimeoutError";
 }
 
+/**
+ * The result store is a Redis Cluster node. A standalone client (this one, and Python Celery's
+ * Redis backend) gets `MOVED` for every key held by another shard, so most results would fail;
+ * refusing at connect makes a worker fail to start and the API's /readyz answer 503 instead.
+ */
+export class ClusterModeError extends Error {
+  override name = "ClusterModeError";
+}
+
 // KEYS[1] = key; ARGV[1] = value, ARGV[2] = expiry seconds (0 = none). Returns 1 if written.
 const STORE_SCRIPT = `
 local cur = redis.call('GET', KEYS[1])
@@ -121,6 +130,13 @@ export class ResultBackend {
       });
       try {
         await c.connect();
+        const info = String(await c.call("INFO", "cluster"));
+        if (/^cluster_enabled:1\s*$/m.test(info)) {
+          const h = this.target.hosts[i]!;
+          throw new ClusterModeError(
+            `result backend ${redact(this.url)}: ${h.host}:${h.port} is a Redis Cluster node (cluster_enabled:1); taskfleet and Python Celery read and write results with a standalone Redis client, which cannot follow the cluster's MOVED redirects, so most keys would fail; use a Redis without cluster mode (ElastiCache: cluster mode disabled, replicas for availability)`,
+          );
+        }
         const role = (await c.call("ROLE")) as unknown[];
         if (role[0] === "master" || n === 1) {
           this.hostIndex = i;
@@ -130,6 +146,11 @@ export class ResultBackend {
         if (!fallback) fallback = c;
         else c.disconnect();
       } catch (err) {
+        if (err instanceof ClusterModeError) {
+          c.disconnect();
+          fallback?.disconnect();
+          throw err;
+        }
         const h = this.target.hosts[i]!;
         errors.push(`${h.host}:${h.port}: ${(lastError ?? (err as Error)).message}`);
         c.disconnect();

@@ -42,6 +42,8 @@ export class Scheduler {
   private idleWaiters: (() => void)[] = [];
   private stopping = false;
   processed = 0;
+  /** Why the last task outcome (result, follow-ups) could not be recorded; null once one is. */
+  outcomeError: string | null = null;
   readonly totals = new Map<string, number>();
 
   constructor(private readonly d: SchedulerDeps) {
@@ -219,7 +221,11 @@ export class Scheduler {
     this.d.metrics.observeRuntime(runtime);
     try {
       await this.d.outcomes.record(job, outcome, runtime);
+      this.outcomeError = null;
     } catch (err) {
+      // The worker reports not ready until an outcome is recorded again (/readyz must not stay
+      // green while results fail).
+      this.outcomeError = (err as Error).message;
       // The result could not be stored (backend down): leave it to a redelivery.
       this.d.log.error("could not record the task's outcome; requeueing it", {
         id: req.id,

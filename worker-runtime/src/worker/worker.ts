@@ -221,7 +221,11 @@ export class Worker {
   isReady(): { ready: boolean; reason: string } {
     if (this.state !== "running") return { ready: false, reason: `worker is ${this.state}` };
     const reason = this.consumer.notReadyReason();
-    return reason ? { ready: false, reason } : { ready: true, reason: "consuming" };
+    if (reason) return { ready: false, reason };
+    const outcomeError = this.scheduler.outcomeError;
+    if (outcomeError)
+      return { ready: false, reason: `task outcomes are not being recorded: ${outcomeError}` };
+    return { ready: true, reason: "consuming" };
   }
 
   get healthAddress(): { port: number; host: string } | null {
