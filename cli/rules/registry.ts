@@ -19,10 +19,27 @@
  *    wrong — calls `expectRejects("<rule-id>", ctx, ...)` and asserts the message names the
  *    resource, the field and the fix. test/rules/registry.test.ts fails for a rule without one.
  */
+import {
+  instanceTypeKnown,
+  nodeAmiArchitecture,
+  podFitsNode,
+  podHasANodePool,
+  poolHoldsMaxReplicas,
+} from "./capacity.js";
 import { kedaSupportsKubernetes, customResourcesAfterTheirCrds } from "./order.js";
 import { formatFinding, type Finding, type Rule, type RuleContext } from "./rule.js";
 
-export const RULES: readonly Rule[] = [customResourcesAfterTheirCrds, kedaSupportsKubernetes];
+export const RULES: readonly Rule[] = [
+  // creation order
+  customResourcesAfterTheirCrds,
+  kedaSupportsKubernetes,
+  // capacity
+  instanceTypeKnown,
+  nodeAmiArchitecture,
+  podHasANodePool,
+  podFitsNode,
+  poolHoldsMaxReplicas,
+];
 
 /** Runs `rules` over one stack's plan. */
 export function runRules(ctx: RuleContext, rules: readonly Rule[] = RULES): Finding[] {

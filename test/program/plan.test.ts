@@ -121,6 +121,37 @@ describe("taskfleet plan", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it("writes the plan and exits 1 listing the cloud rules' findings (a 4-CPU broker on 4-vCPU nodes)", async () => {
+    const dir = tmp();
+    const out = join(tmp(), "plan");
+    for (const f of [
+      "Pulumi.prod-us-east-1.yaml",
+      "Pulumi.prod-eu-west-1.yaml",
+      "Pulumi.prod-ap-southeast-1.yaml",
+    ])
+      copyFileSync(join(STACKS, f), join(dir, f));
+    const file = join(dir, "Pulumi.prod-us-east-1.yaml");
+    const doc = YAML.parse(readFileSync(file, "utf8")) as {
+      config: Record<string, Record<string, unknown>>;
+    };
+    doc.config["taskfleet:brokerCluster"]!.cpu = "4";
+    writeFileSync(file, YAML.stringify(doc));
+    const err = captureStderr();
+    const log = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const code = await run(["--stack", "prod-us-east-1", "--out", out, "--stacks-dir", dir]);
+    log.mockRestore();
+    err.restore();
+    expect(code).toBe(1);
+    expect(err.text()).toContain("plan prod-us-east-1: 1 of the cloud rules' checks failed:\n");
+    expect(err.text()).toContain(
+      "  [pod-fits-node] kubernetes:apps/v1:StatefulSet::taskfleet-broker spec.template.spec.containers[].resources.requests: pod taskfleet-broker requests 4200m CPU",
+    );
+    const rules = JSON.parse(readFileSync(join(out, "rules.json"), "utf8")) as {
+      findings: { rule: string }[];
+    };
+    expect(rules.findings.map((f) => f.rule)).toEqual(["pod-fits-node"]);
+  });
+
   it("exits 1 naming the stack key and allowed values for a bad region setting", async () => {
     const dir = tmp();
     writeFileSync(
