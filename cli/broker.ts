@@ -27,10 +27,13 @@ import {
   BROKER_FILE_NAMES,
   BROKER_ROLES,
   BrokerConfigError,
+  DEPLOYED_RABBITMQ_IMAGE,
+  imageRabbitmqVersion,
   renderBrokerFiles,
   resolveBrokerSpec,
   type BrokerRole,
   type BrokerSpec,
+  type RabbitmqVersion,
 } from "../components/broker/index.js";
 import { fillUpstreamUris, placeholderUri } from "../components/federation/upstreams.js";
 
@@ -107,10 +110,30 @@ export function readBrokerSpec(stack: string, stacksDir: string): BrokerSpec {
   return resolveBrokerSpec(fillUpstreamUris(raw, placeholders), "taskfleet:broker", region);
 }
 
+/**
+ * The RabbitMQ series `stack` deploys: the tag of its `taskfleet:brokerCluster.image`, else the
+ * kit's default image. The rendered rabbitmq.conf is for that version.
+ */
+export function readBrokerVersion(stack: string, stacksDir: string): RabbitmqVersion {
+  const doc = YAML.parse(readFileSync(join(stacksDir, `Pulumi.${stack}.yaml`), "utf8")) as {
+    config?: Record<string, { image?: unknown } | undefined>;
+  } | null;
+  const image = doc?.config?.["taskfleet:brokerCluster"]?.image ?? DEPLOYED_RABBITMQ_IMAGE;
+  const version = typeof image === "string" ? imageRabbitmqVersion(image) : undefined;
+  if (version === undefined) {
+    throw new BrokerCliError(
+      `taskfleet:brokerCluster.image: ${JSON.stringify(image)} names no RabbitMQ version; pin one like ${JSON.stringify(DEPLOYED_RABBITMQ_IMAGE)}`,
+    );
+  }
+  return version;
+}
+
 /** Renders the broker files of `stack` into `out`. */
 export function renderStack(opts: RenderOptions): RenderResult {
   const env = opts.env ?? process.env;
-  const spec = readBrokerSpec(opts.stack, opts.stacksDir ?? join(REPO, "stacks"));
+  const stacksDir = opts.stacksDir ?? join(REPO, "stacks");
+  const spec = readBrokerSpec(opts.stack, stacksDir);
+  const version = readBrokerVersion(opts.stack, stacksDir);
   const generatedPasswords: BrokerRole[] = [];
   const passwords = Object.fromEntries(
     BROKER_ROLES.map((role) => {
@@ -129,7 +152,7 @@ export function renderStack(opts: RenderOptions): RenderResult {
       return [l.region, UPSTREAM_PLACEHOLDER_PASSWORD];
     }),
   );
-  const files = renderBrokerFiles(spec, { passwords, upstreamPasswords });
+  const files = renderBrokerFiles(spec, { passwords, upstreamPasswords }, { version });
   mkdirSync(opts.out, { recursive: true });
   for (const name of BROKER_FILE_NAMES) writeFileSync(join(opts.out, name), files[name]);
   const credFile = join(opts.out, "credentials.env");

@@ -16,6 +16,7 @@ import {
   type ClusterFormation,
 } from "../components/broker/index.js";
 import {
+  installedRabbitmqVersion,
   RabbitMqNode,
   RedisServer,
   startLogged,
@@ -148,6 +149,8 @@ export class LocalRegion {
           listeners: false,
           definitionsFile: defsFile,
           clusterName: `taskfleet-${plan.name}`,
+          // The local nodes run the RabbitMQ this machine has (Debian's 3.10), not the cloud's.
+          version: installedRabbitmqVersion(),
         },
       );
       // The generator's files, placed as they are: definitions.json beside the config; the node

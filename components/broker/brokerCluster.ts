@@ -13,6 +13,7 @@ import {
   type BrokerStorage,
 } from "./brokerManifests.js";
 import { renderBrokerFiles } from "./brokerFiles.js";
+import { DEPLOYED_RABBITMQ_IMAGE, imageRabbitmqVersion } from "./rabbitmqVersion.js";
 import { postStartCommands } from "./definitions.js";
 import { BROKER_ROLES, resolveBrokerSpec, type BrokerRole, type BrokerSpec } from "./brokerSpec.js";
 
@@ -32,7 +33,10 @@ export interface BrokerClusterArgs {
   readonly upstreamPasswords?: pulumi.Input<Record<string, string>>;
   /** Namespace of the broker. @default "taskfleet" */
   readonly namespace?: string;
-  /** RabbitMQ image (pin a version). @default "rabbitmq:3.13-management" */
+  /**
+   * RabbitMQ image; its tag must name the version (the generated rabbitmq.conf follows it).
+   * @default DEPLOYED_RABBITMQ_IMAGE ("rabbitmq:4.3.5-management")
+   */
   readonly image?: string;
   /** EBS volume type of each node's data volume (SSD, S18). @default "gp3" */
   readonly volumeType?: "gp3" | "io2";
@@ -61,7 +65,7 @@ export interface BrokerClusterArgs {
 
 export const BROKER_CLUSTER_DEFAULTS = Object.freeze({
   namespace: "taskfleet",
-  image: "rabbitmq:3.13-management",
+  image: DEPLOYED_RABBITMQ_IMAGE,
   volumeType: "gp3" as const,
   volumeSizeGiB: 200,
   iops: 3000,
@@ -131,6 +135,12 @@ export class BrokerCluster extends pulumi.ComponentResource {
     );
     const namespace = args.namespace ?? d.namespace;
     const image = args.image ?? d.image;
+    const version = imageRabbitmqVersion(image);
+    if (version === undefined) {
+      throw new Error(
+        `image: ${JSON.stringify(image)} names no RabbitMQ version; pin one like ${JSON.stringify(DEPLOYED_RABBITMQ_IMAGE)} so the generated rabbitmq.conf matches it`,
+      );
+    }
     const storage: BrokerStorage = {
       volumeType: args.volumeType ?? d.volumeType,
       volumeSizeGiB: args.volumeSizeGiB ?? d.volumeSizeGiB,
@@ -189,6 +199,7 @@ export class BrokerCluster extends pulumi.ComponentResource {
           { passwords, upstreamPasswords },
           {
             formation,
+            version,
             clusterName: `taskfleet-${spec.region}`,
             salt: (user) => salts.get(user) ?? saltFor(user, ""),
           },
@@ -242,6 +253,7 @@ export class BrokerCluster extends pulumi.ComponentResource {
       instance: name,
       namespace,
       image,
+      rabbitmqVersion: version,
       nodes: spec.nodes,
       fileDescriptorLimit: spec.fileDescriptorLimit,
       tls: spec.tls.enabled,
@@ -260,8 +272,10 @@ export class BrokerCluster extends pulumi.ComponentResource {
     const sc =
       args.storageClassName === undefined ? [createObject(name, objs.storageClass, parent)] : [];
     const sa = createObject(name, objs.serviceAccount, parent);
-    const role = createObject(name, objs.role, parent);
-    createObject(name, objs.roleBinding, { parent: this, dependsOn: [sa, role] });
+    if (objs.role && objs.roleBinding) {
+      const role = createObject(name, objs.role, parent);
+      createObject(name, objs.roleBinding, { parent: this, dependsOn: [sa, role] });
+    }
     createObject(`${name}-nodes`, objs.headlessService, parent);
     const client = createObject(name, objs.clientService, parent) as k8s.core.v1.Service;
     const template = objs.statefulSet.spec as {

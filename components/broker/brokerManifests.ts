@@ -20,6 +20,7 @@ import {
   type K8sObject,
 } from "../k8s/objects.js";
 import type { BrokerCommand } from "./definitions.js";
+import { versionTraits, type RabbitmqVersion } from "./rabbitmqVersion.js";
 
 /** uid/gid of the `rabbitmq` user in the official image. */
 export const RABBITMQ_UID = 999;
@@ -77,6 +78,8 @@ export interface BrokerManifestArgs {
   readonly instance: string;
   readonly namespace: string;
   readonly image: string;
+  /** The image's RabbitMQ series (peer discovery differs from 4.1 on). */
+  readonly rabbitmqVersion: RabbitmqVersion;
   /** Odd, 3–7 (validated by the broker spec). */
   readonly nodes: number;
   readonly fileDescriptorLimit: number;
@@ -241,8 +244,9 @@ export function storageClass(names: BrokerNames, s: BrokerStorage): K8sObject {
 export interface BrokerK8sObjects {
   readonly storageClass: K8sObject;
   readonly serviceAccount: K8sObject;
-  readonly role: K8sObject;
-  readonly roleBinding: K8sObject;
+  /** Only for peer discovery version 1 (before 4.1), which reads the Service's endpoints. */
+  readonly role?: K8sObject;
+  readonly roleBinding?: K8sObject;
   readonly headlessService: K8sObject;
   readonly clientService: K8sObject;
   readonly statefulSet: K8sObject;
@@ -261,11 +265,14 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
   const amqpName = a.tls ? "amqps" : "amqp";
   const suffix = hostnameSuffix(names, a.namespace);
 
+  // Peer discovery version 2 (4.1+) derives the seed node from the pod's own name and never calls
+  // the Kubernetes API: no token, no Role (least privilege). Version 1 lists the endpoints.
+  const callsApi = !versionTraits(a.rabbitmqVersion).k8sDiscoveryV2;
   const serviceAccount: K8sObject = {
     apiVersion: "v1",
     kind: "ServiceAccount",
     metadata: meta(names.serviceAccount),
-    automountServiceAccountToken: true,
+    automountServiceAccountToken: callsApi,
   };
   const role: K8sObject = {
     apiVersion: "rbac.authorization.k8s.io/v1",
@@ -540,8 +547,7 @@ export function brokerK8sObjects(a: BrokerManifestArgs): BrokerK8sObjects {
   return {
     storageClass: storageClass(names, a.storage),
     serviceAccount,
-    role,
-    roleBinding,
+    ...(callsApi ? { role, roleBinding } : {}),
     headlessService,
     clientService,
     statefulSet,

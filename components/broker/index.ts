@@ -3,3 +3,4 @@ export * from "./brokerSpec.js";
 export * from "./rabbitmqConf.js";
 export * from "./definitions.js";
 export * from "./brokerFiles.js";
+export * from "./rabbitmqVersion.js";

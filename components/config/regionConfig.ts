@@ -6,6 +6,12 @@
  * The broker's own description (`taskfleet:broker`) is parsed by `components/broker/brokerSpec.ts`;
  * this module covers everything around it.
  */
+import {
+  DEPLOYED_RABBITMQ_IMAGE,
+  imageRabbitmqVersion,
+  RABBITMQ_SERIES,
+  versionString,
+} from "../broker/rabbitmqVersion.js";
 import type { WorkerPoolSizing } from "../workers/workerManifests.js";
 import { ConfigError, show } from "./errors.js";
 import {
@@ -197,7 +203,7 @@ export const DEFAULTS = Object.freeze({
     systemPool: { instanceTypes: ["m6i.large"], minNodes: 2, maxNodes: 4, volumeSizeGiB: 50 },
   },
   brokerCluster: {
-    image: "rabbitmq:3.13-management",
+    image: DEPLOYED_RABBITMQ_IMAGE,
     volumeType: "gp3" as BrokerVolumeType,
     volumeSizeGiB: 200,
     gp3Iops: 3000,
@@ -383,6 +389,19 @@ function parseNetwork(o: Raw, region: string, mode: ClusterMode): NetworkConfig 
   };
 }
 
+/** The broker image; its tag must name a series the generator knows (the config follows it). */
+function parseBrokerImage(value: unknown, path: string, fallback: string): string {
+  const image = string(value, path, fallback);
+  const version = imageRabbitmqVersion(image);
+  if (version === undefined || RABBITMQ_SERIES[versionString(version)] === undefined) {
+    const known = Object.keys(RABBITMQ_SERIES).join(", ");
+    throw new ConfigError(
+      `${path}: ${show(image)} ${version === undefined ? "names no RabbitMQ version" : `is RabbitMQ ${versionString(version)}, a series the broker generator does not know`}; pin a tag of ${known} like ${show(DEPLOYED_RABBITMQ_IMAGE)} (the generated rabbitmq.conf follows it)`,
+    );
+  }
+  return image;
+}
+
 function parsePool(
   o: Raw,
   path: string,
@@ -551,7 +570,7 @@ function parseBrokerCluster(o: Raw): BrokerClusterConfig {
     throughputMiBps = 0;
   }
   return {
-    image: string(o.image, `${p}.image`, d.image),
+    image: parseBrokerImage(o.image, `${p}.image`, d.image),
     volumeType,
     volumeSizeGiB,
     iops,

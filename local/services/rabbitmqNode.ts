@@ -4,7 +4,14 @@
  * system RabbitMQ. Used by the test suites and by the local target.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync, readFileSync, existsSync, chmodSync } from "node:fs";
+import {
+  mkdirSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  existsSync,
+  chmodSync,
+} from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
@@ -15,6 +22,24 @@ import { freePorts, portIsFree } from "./ports.js";
 const execFileP = promisify(execFile);
 
 export const RABBITMQ_SBIN = "/usr/lib/rabbitmq/bin";
+
+/**
+ * The series of the installed RabbitMQ (Debian 12: 3.10), from its release folder
+ * `/usr/lib/rabbitmq/lib/rabbitmq_server-<version>`; the broker generator writes for it.
+ */
+export function installedRabbitmqVersion(libDir = "/usr/lib/rabbitmq/lib"): {
+  major: number;
+  minor: number;
+} {
+  const dirs = existsSync(libDir) ? readdirSync(libDir) : [];
+  for (const d of dirs) {
+    const m = /^rabbitmq_server-(\d+)\.(\d+)/.exec(d);
+    if (m) return { major: Number(m[1]), minor: Number(m[2]) };
+  }
+  throw new Error(
+    `no RabbitMQ release in ${libDir} (found ${JSON.stringify(dirs)}); install Debian's rabbitmq-server (npm run setup does)`,
+  );
+}
 
 /** Plugins a taskfleet node runs (seed S8, S14, S34). */
 export const DEFAULT_PLUGINS: readonly string[] = Object.freeze([

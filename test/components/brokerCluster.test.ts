@@ -16,7 +16,8 @@ import { at, find, mocked, ofType, type RecordedResource } from "./support.js";
 const MANIFEST_ARGS = {
   instance: "b",
   namespace: "taskfleet",
-  image: "rabbitmq:3.13-management",
+  image: "rabbitmq:4.3.5-management",
+  rabbitmqVersion: { major: 4, minor: 3 },
   nodes: 5,
   fileDescriptorLimit: 65536,
   tls: false,
@@ -58,6 +59,22 @@ const SIDECAR_SCRIPT = [
 ].join("\n");
 
 describe("broker manifests (pure)", () => {
+  it("gives peer discovery API access only to RabbitMQ before 4.1 (version 2 calls no API)", () => {
+    const v43 = brokerK8sObjects(MANIFEST_ARGS);
+    expect(v43.serviceAccount.automountServiceAccountToken).toBe(false);
+    expect([v43.role, v43.roleBinding]).toEqual([undefined, undefined]);
+    const v310 = brokerK8sObjects({
+      ...MANIFEST_ARGS,
+      image: "rabbitmq:3.10-management",
+      rabbitmqVersion: { major: 3, minor: 10 },
+    });
+    expect(v310.serviceAccount.automountServiceAccountToken).toBe(true);
+    expect(v310.role).toMatchObject({
+      kind: "Role",
+      rules: [{ apiGroups: [""], resources: ["endpoints"], verbs: ["get"] }, expect.anything()],
+    });
+    expect(v310.roleBinding).toMatchObject({ kind: "RoleBinding" });
+  });
   it("waits for quorum plus one, then drains, before a node leaves", () => {
     expect(preStopCommand(3600)).toEqual([
       "/bin/sh",
@@ -91,7 +108,7 @@ describe("broker manifests (pure)", () => {
     const server = pod.containers[0]!;
     expect(pod.containers[1]).toEqual({
       name: "post-start",
-      image: "rabbitmq:3.13-management",
+      image: "rabbitmq:4.3.5-management",
       command: ["/bin/sh", "-c", SIDECAR_SCRIPT],
       env: [...server.env.slice(0, 6), { name: "HOME", value: "/var/lib/rabbitmq" }],
       resources: {
@@ -238,8 +255,6 @@ describe("BrokerCluster", () => {
       "kubernetes:core/v1:ServiceAccount b-sa",
       "kubernetes:networking.k8s.io/v1:NetworkPolicy b-netpol",
       "kubernetes:policy/v1:PodDisruptionBudget b-pdb",
-      "kubernetes:rbac.authorization.k8s.io/v1:Role b-role",
-      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding b-rolebinding",
       "kubernetes:storage.k8s.io/v1:StorageClass b-storage",
       "random:index/randomPassword:RandomPassword b-erlang-cookie",
       "random:index/randomPassword:RandomPassword b-federation",
@@ -281,8 +296,10 @@ describe("BrokerCluster", () => {
     const data = cm.inputs.data as Record<string, string>;
     const conf = String(data["rabbitmq.conf"]);
     expect(conf).toContain("cluster_formation.peer_discovery_backend = rabbit_peer_discovery_k8s");
-    expect(conf).toContain("cluster_formation.k8s.service_name = b-nodes");
+    // RabbitMQ 4.3 (the default image): discovery version 2, seed = pod 0, no version-1 keys.
+    expect(conf).not.toContain("cluster_formation.k8s.");
     expect(conf).toContain("cluster_formation.target_cluster_size_hint = 5");
+    expect(conf).toContain("deprecated_features.permit.transient_nonexcl_queues = true");
     expect(String(data.enabled_plugins)).toContain("rabbitmq_peer_discovery_k8s");
     const defs = find(res, "kubernetes:core/v1:Secret", "b-definitions");
     const sd = defs.inputs.stringData as { secret: Record<string, string> };
@@ -318,9 +335,21 @@ describe("BrokerCluster", () => {
 
   it("passes its objects through the Kubernetes schemas", async () => {
     const objs = kubernetesObjects(res.filter((r) => r.parent === "b"));
-    expect(objs).toHaveLength(12);
+    expect(objs).toHaveLength(10);
     for (const o of objs) await validateK8s(o as { apiVersion: string; kind: string });
     expect(ofType(res, "random:index/randomPassword:RandomPassword")).toHaveLength(5);
+  });
+
+  it("refuses an image whose tag names no RabbitMQ version, before registering anything", async () => {
+    const engine = await mocked();
+    const { BrokerCluster } = await import("../../components/broker/brokerCluster.js");
+    expect(
+      () => new BrokerCluster("x", { region: "us-east-1", spec: {}, image: "rabbitmq:management" }),
+    ).toThrowError(
+      'image: "rabbitmq:management" names no RabbitMQ version; pin one like "rabbitmq:4.3.5-management" so the generated rabbitmq.conf matches it',
+    );
+    await engine.settle();
+    expect(engine.resources).toEqual([]);
   });
 
   it("refuses an even node count before registering anything, with the broker spec's message", async () => {

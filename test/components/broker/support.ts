@@ -4,7 +4,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { RABBITMQ_SBIN, RabbitMqNode } from "../../../local/services/index.js";
+import {
+  installedRabbitmqVersion,
+  RABBITMQ_SBIN,
+  RabbitMqNode,
+} from "../../../local/services/index.js";
 import { OWN_NODE, postStartScript } from "../../../components/broker/brokerManifests.js";
 import {
   postStartCommands,
@@ -55,6 +59,7 @@ export function nodeFromRenderedFiles(
   const files = renderBrokerFiles(spec, opts.credentials ?? { passwords: PASSWORDS }, {
     listeners: false,
     definitionsFile,
+    version: installedRabbitmqVersion(),
     ...(opts.formation ? { formation: opts.formation } : {}),
   });
   writeFileSync(definitionsFile, files["definitions.json"]);

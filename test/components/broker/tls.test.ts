@@ -13,6 +13,7 @@ import { tempDir } from "../../support/tmp.js";
 import {
   freePort,
   freePorts,
+  installedRabbitmqVersion,
   RabbitMqNode,
   startLogged,
   waitExit,
@@ -113,6 +114,7 @@ beforeAll(async () => {
     { passwords: PASSWORDS },
     {
       definitionsFile: join(tmp.path, "definitions.json"),
+      version: installedRabbitmqVersion(),
       listeners: {
         bindAddress: "127.0.0.1",
         amqpPort: ports.amqp,

@@ -224,6 +224,16 @@ describe("parseRegionConfig: exact messages", () => {
       'taskfleet:storage.redis.globalDatastore.secondaryRegions[0]: "eu-west-1" is this stack\'s own region; list other regions',
     ],
     [
+      "broker image without a version",
+      { brokerCluster: { image: "rabbitmq:latest" } },
+      'taskfleet:brokerCluster.image: "rabbitmq:latest" names no RabbitMQ version; pin a tag of 3.10, 3.11, 3.12, 3.13, 4.0, 4.1, 4.2, 4.3 like "rabbitmq:4.3.5-management" (the generated rabbitmq.conf follows it)',
+    ],
+    [
+      "broker image of a series the generator does not know",
+      { brokerCluster: { image: "rabbitmq:3.9-management" } },
+      'taskfleet:brokerCluster.image: "rabbitmq:3.9-management" is RabbitMQ 3.9, a series the broker generator does not know; pin a tag of 3.10, 3.11, 3.12, 3.13, 4.0, 4.1, 4.2, 4.3 like "rabbitmq:4.3.5-management" (the generated rabbitmq.conf follows it)',
+    ],
+    [
       "result store in cluster mode (shards)",
       { storage: { redis: { shards: 3 } } },
       "taskfleet:storage.redis.shards: 3 is not allowed; the result store runs with cluster mode disabled (one shard, replicas in other zones) because taskfleet's Redis client and Python Celery's Redis result backend do not follow Redis Cluster redirects (MOVED), so most keys would fail; remove shards, set replicas (1-5) and scale with a larger nodeType",
