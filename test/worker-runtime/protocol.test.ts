@@ -87,6 +87,69 @@ describe("kombu JSON", () => {
     expect(() => new Uuid("xyz")).toThrow('kombu uuid: "xyz" is not a UUID');
   });
 
+  it("writes and reads Python's json dialect: NaN/±Infinity literals and exact big integers", () => {
+    const text = dumps({ a: NaN, b: [Infinity, -Infinity], c: 2n ** 64n, d: "NaN", e: 1.5 });
+    expect(text).toBe(
+      '{"a":NaN,"b":[Infinity,-Infinity],"c":18446744073709551616,"d":"NaN","e":1.5}',
+    );
+    expect(loads(text)).toEqual({
+      a: NaN,
+      b: [Infinity, -Infinity],
+      c: 2n ** 64n,
+      d: "NaN",
+      e: 1.5,
+    });
+    // what Python's json.dumps writes, spaces included
+    const py = execFileSync("/usr/bin/python3", [
+      "-c",
+      'import json; print(json.dumps({"x": [float("nan"), -float("inf")], "n": 2**63, "s": "a \\"q\\" Infinity", "m": -9007199254740993}))',
+    ]).toString();
+    expect(loads(py)).toEqual({
+      x: [NaN, -Infinity],
+      n: 2n ** 63n,
+      s: 'a "q" Infinity',
+      m: -9007199254740993n,
+    });
+    // safe integers stay numbers, also on the slow path
+    expect(loads("[9007199254740991, 12345678901234567, 1e300]")).toEqual([
+      9007199254740991,
+      12345678901234567n,
+      1e300,
+    ]);
+    expect(() => loads("[NaN,")).toThrow(SyntaxError);
+    // a shared object is not a cycle
+    const shared = { k: 1 };
+    expect(dumps([shared, shared])).toBe('[{"k":1},{"k":1}]');
+  });
+
+  it("refuses what Python's json refuses, with Python's message, as kombu's EncodeError", () => {
+    const loop: unknown[] = [];
+    loop.push({ back: loop });
+    for (const [v, message] of [
+      [loop, "ValueError('Circular reference detected')"],
+      [new Set([1]), "TypeError('Object of type Set is not JSON serializable')"],
+      [{ f: () => 1 }, "TypeError('Object of type function is not JSON serializable')"],
+      [[Symbol("s")], "TypeError('Object of type symbol is not JSON serializable')"],
+      [
+        { e: new RangeError("x") },
+        "TypeError('Object of type RangeError is not JSON serializable')",
+      ],
+    ] as const) {
+      let err: unknown;
+      try {
+        dumps(v);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ name: "EncodeError", message, excModule: "kombu.exceptions" });
+      expect(exceptionInfo(err)).toEqual({
+        exc_type: "EncodeError",
+        exc_message: [message],
+        exc_module: "kombu.exceptions",
+      });
+    }
+  });
+
   it("formats and parses ISO-8601 like Python", () => {
     expect(pythonIsoformat(new Date(Date.UTC(2030, 5, 1, 0, 0, 0, 1)))).toBe(
       "2030-06-01T00:00:00.001000+00:00",

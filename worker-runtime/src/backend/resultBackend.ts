@@ -195,9 +195,10 @@ export class ResultBackend {
     return this.storeMeta(meta);
   }
 
+  /** Throws {@link EncodeError} (before any I/O) when the meta cannot be encoded. */
   async storeMeta(meta: ResultMeta): Promise<boolean> {
-    const c = await this.redis();
     const value = encodeMeta(meta, this.jsonMode);
+    const c = await this.redis();
     try {
       const r = await (
         c as unknown as { taskfleetStore(k: string, v: string, ttl: number): Promise<number> }

@@ -8,8 +8,31 @@
  * reproduces that for old peers. Decoding always accepts the envelope.
  *
  * JavaScript side: datetime ⇄ `Date` (UTC), date ⇄ {@link PyDate}, time ⇄ {@link PyTime},
- * Decimal ⇄ {@link Decimal}, UUID ⇄ {@link Uuid}, bytes ⇄ `Buffer`/`Uint8Array`.
+ * Decimal ⇄ {@link Decimal}, UUID ⇄ {@link Uuid}, bytes ⇄ `Buffer`/`Uint8Array`. Python's json
+ * dialect (`pyjson.ts`) carries NaN, ±Infinity and exact integers (`bigint`).
+ *
+ * What cannot be encoded throws {@link EncodeError} with the message Python's json gives for the
+ * same case (a circular structure, a Set, a function, ...): Celery stores such a result as FAILURE
+ * `kombu.exceptions.EncodeError`, and so does the worker.
  */
+import {
+  LONG_DIGITS,
+  NonFinite,
+  PY_FLOAT_LITERAL,
+  parsePython,
+  rawInteger,
+  stringifyPython,
+} from "./pyjson.js";
+
+/** A value that cannot be encoded as JSON (mirrors `kombu.exceptions.EncodeError`). */
+export class EncodeError extends Error {
+  override name = "EncodeError";
+  readonly excModule = "kombu.exceptions";
+}
+
+function notSerializable(type: string): EncodeError {
+  return new EncodeError(`TypeError('Object of type ${type} is not JSON serializable')`);
+}
 
 /** A calendar date without time (Python `datetime.date`). */
 export class PyDate {
@@ -123,32 +146,58 @@ function tag(type: string, value: unknown): { __type__: string; __value__: unkno
   return { __type__: type, __value__: value };
 }
 
-/** Turns a value into plain JSON data with kombu's envelopes (or kombu 5.2 strings in plain mode). */
+interface EncodeState {
+  readonly mode: JsonMode;
+  /** Objects being encoded (a cycle is an error, as in Python's json). */
+  readonly ancestors: Set<object>;
+  nonFinite: boolean;
+}
+
+/**
+ * Turns a value into plain JSON data with kombu's envelopes (or kombu 5.2 strings in plain mode).
+ * The data may hold raw integer literals (bigint) and {@link NonFinite} markers; {@link dumps}
+ * writes them.
+ */
 export function toKombu(value: unknown, mode: JsonMode = "tagged"): unknown {
-  if (value === null || typeof value !== "object") {
-    if (typeof value === "bigint") return Number(value);
-    if (typeof value === "number" && !Number.isFinite(value)) {
-      throw new Error(`kombu json: ${value} cannot be encoded as JSON`);
-    }
-    return value;
+  return encode(value, { mode, ancestors: new Set(), nonFinite: false });
+}
+
+function encode(value: unknown, st: EncodeState): unknown {
+  if (value === null || value === undefined) return value;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      if (Number.isFinite(value)) return value;
+      st.nonFinite = true;
+      return new NonFinite(value);
+    case "bigint":
+      return rawInteger(value);
+    case "function":
+    case "symbol":
+      throw notSerializable(typeof value);
+    default:
+      break;
   }
-  if (value instanceof Date) {
-    const iso = pythonIsoformat(value);
+  const obj = value as object;
+  const mode = st.mode;
+  if (obj instanceof Date) {
+    const iso = pythonIsoformat(obj);
     return mode === "tagged" ? tag("datetime", iso) : iso.replace(/\+00:00$/, "Z");
   }
-  if (value instanceof PyDate) {
-    return mode === "tagged" ? tag("date", value.toISOString()) : `${value.toISOString()}T00:00:00`;
+  if (obj instanceof PyDate) {
+    return mode === "tagged" ? tag("date", obj.toISOString()) : `${obj.toISOString()}T00:00:00`;
   }
-  if (value instanceof PyTime) return mode === "tagged" ? tag("time", value.iso) : value.iso;
-  if (value instanceof Decimal)
-    return mode === "tagged" ? tag("decimal", value.value) : value.value;
-  if (value instanceof Uuid) {
-    return mode === "tagged" ? tag("uuid", { hex: value.hex }) : value.toString();
+  if (obj instanceof PyTime) return mode === "tagged" ? tag("time", obj.iso) : obj.iso;
+  if (obj instanceof Decimal) return mode === "tagged" ? tag("decimal", obj.value) : obj.value;
+  if (obj instanceof Uuid) {
+    return mode === "tagged" ? tag("uuid", { hex: obj.hex }) : obj.toString();
   }
-  if (value instanceof Uint8Array) {
-    const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (obj instanceof Uint8Array) {
+    const buf = Buffer.from(obj.buffer, obj.byteOffset, obj.byteLength);
     if (mode === "plain")
-      throw new Error("kombu json: bytes cannot be encoded in plain (kombu 5.2) mode");
+      throw new EncodeError("kombu json: bytes cannot be encoded in plain (kombu 5.2) mode");
     const text = new TextDecoder("utf-8", { fatal: true });
     try {
       return tag("bytes", text.decode(buf));
@@ -156,17 +205,35 @@ export function toKombu(value: unknown, mode: JsonMode = "tagged"): unknown {
       return tag("base64", buf.toString("base64"));
     }
   }
-  if (Array.isArray(value)) return value.map((v) => toKombu(v, mode));
-  if (value instanceof Map) {
+  if (
+    obj instanceof Set ||
+    obj instanceof WeakMap ||
+    obj instanceof WeakSet ||
+    obj instanceof Promise ||
+    obj instanceof RegExp ||
+    obj instanceof Error
+  ) {
+    throw notSerializable(obj.constructor.name);
+  }
+  if (st.ancestors.has(obj)) throw new EncodeError("ValueError('Circular reference detected')");
+  st.ancestors.add(obj);
+  try {
+    if (Array.isArray(obj)) return obj.map((v: unknown) => encode(v, st));
+    if (obj instanceof Map) {
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of obj) out[String(k)] = encode(v, st);
+      return out;
+    }
+    const toJSON = (obj as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === "function") return encode((toJSON as () => unknown).call(obj), st);
     const out: Record<string, unknown> = {};
-    for (const [k, v] of value) out[String(k)] = toKombu(v, mode);
+    for (const [k, v] of Object.entries(obj)) {
+      if (v !== undefined) out[k] = encode(v, st);
+    }
     return out;
+  } finally {
+    st.ancestors.delete(obj);
   }
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (v !== undefined) out[k] = toKombu(v, mode);
-  }
-  return out;
 }
 
 /** Decodes kombu envelopes in already-parsed JSON data. Unknown markers are an error, as in kombu. */
@@ -202,14 +269,28 @@ export function fromKombu(value: unknown): unknown {
   return out;
 }
 
-/** `JSON.stringify` with kombu envelopes. */
+/** `JSON.stringify` with kombu envelopes, NaN/±Infinity literals and exact bigints. */
 export function dumps(value: unknown, mode: JsonMode = "tagged"): string {
-  return JSON.stringify(toKombu(value, mode));
+  const st: EncodeState = { mode, ancestors: new Set(), nonFinite: false };
+  const data = encode(value, st);
+  return st.nonFinite ? stringifyPython(data) : (JSON.stringify(data) ?? "null");
 }
 
-/** `JSON.parse` that decodes kombu envelopes. */
+/**
+ * `JSON.parse` that decodes kombu envelopes and reads Python's json: NaN/±Infinity literals, and
+ * integers past 2^53 as `bigint`.
+ */
 export function loads(text: string | Buffer): unknown {
   const s = typeof text === "string" ? text : text.toString("utf-8");
-  const data: unknown = JSON.parse(s);
+  let data: unknown;
+  if (LONG_DIGITS.test(s)) data = parsePython(s);
+  else {
+    try {
+      data = JSON.parse(s);
+    } catch (err) {
+      if (!PY_FLOAT_LITERAL.test(s)) throw err;
+      data = parsePython(s);
+    }
+  }
   return s.includes("__type__") ? fromKombu(data) : data;
 }

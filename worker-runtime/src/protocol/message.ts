@@ -93,7 +93,8 @@ function origin(): string {
 export function argsRepr(value: unknown, max = 1024): string {
   let s: string;
   try {
-    s = JSON.stringify(value) ?? "None";
+    s =
+      JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v)) ?? "None";
   } catch {
     s = String(value);
   }

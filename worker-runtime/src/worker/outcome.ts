@@ -6,6 +6,7 @@
 import { RetryRequest, type App } from "../app.js";
 import type { DelayQueueType } from "../amqp/topology.js";
 import { encodeRetry } from "../protocol/message.js";
+import { EncodeError } from "../protocol/json.js";
 import { exceptionInfo } from "../protocol/result.js";
 import type { Logger } from "../util/log.js";
 import { hasFollowUps, sendErrbacks, sendFollowUps } from "./canvas.js";
@@ -54,9 +55,16 @@ export class OutcomeRecorder {
 
   private async succeeded(job: Job, value: unknown, runtime: number): Promise<void> {
     const { req } = job;
-    if (this.stores(job))
-      await this.d.app.backend().store({ ...this.base(job), status: "SUCCESS", result: value });
-    if (hasFollowUps(req)) await sendFollowUps(this.d.app, req, value);
+    try {
+      if (this.stores(job))
+        await this.d.app.backend().store({ ...this.base(job), status: "SUCCESS", result: value });
+      if (hasFollowUps(req)) await sendFollowUps(this.d.app, req, value);
+    } catch (err) {
+      // Celery: a result the serializer refuses is stored as FAILURE EncodeError (app/trace.py).
+      if (!(err instanceof EncodeError)) throw err;
+      await this.failed(job, err, runtime);
+      return;
+    }
     if (acksLate(job)) job.tracker.ack(deliveryTag(job));
     this.d.metrics.succeeded++;
     this.d.hooks.fire("task-succeeded", job, value, runtime);
