@@ -6,9 +6,10 @@
  */
 import type { App } from "../app.js";
 import { TaskRevokedError } from "../protocol/result.js";
+import { hasFollowUps } from "./canvas.js";
 import type { Logger } from "../util/log.js";
 import type { WorkerHooks } from "./hooks.js";
-import { deliveryTag, type Job } from "./job.js";
+import { deliveryTag, isLive, type Job } from "./job.js";
 import type { WorkerMetrics } from "./metrics.js";
 
 export type AdmissionResult = "run" | "handled";
@@ -46,7 +47,9 @@ export class Admission {
         const at = i;
         r.then(
           (v) => {
-            if (v === "run") this.from(at + 1, job, next, onError);
+            // The delivery's channel died meanwhile: the broker redelivers it; going on would
+            // act on it twice (e.g. delay-publish it twice).
+            if (v === "run" && isLive(job)) this.from(at + 1, job, next, onError);
           },
           (err: unknown) => onError(job, err),
         );
@@ -62,6 +65,13 @@ export interface CheckDeps {
   readonly log: Logger;
   readonly hooks: WorkerHooks;
   readonly metrics: WorkerMetrics;
+}
+
+export interface GuardDeps extends CheckDeps {
+  /** The run of this task id in this worker, if one is under way: resolves true when it completed. */
+  readonly runningHere: (taskId: string) => Promise<boolean> | null;
+  /** Re-sends the follow-ups of a stored success. */
+  readonly followUps: (job: Job, value: unknown) => Promise<void>;
 }
 
 /** A message past its `expires` is not run: REVOKED with `TaskRevokedError('expired')`. */
@@ -96,26 +106,43 @@ async function revokeExpired(d: CheckDeps, job: Job): Promise<void> {
 }
 
 /**
- * A redelivery of a task whose SUCCESS is stored (its ack was lost) is acked without running.
- * When the backend cannot be read the job runs (at-least-once).
+ * A redelivery of a task whose SUCCESS is stored (its ack was lost) is acked without running,
+ * after sending its chain step and links again (the first run may have died before sending them;
+ * they keep their ids). A redelivery of a task still running in this worker (the connection was
+ * cut) waits for that run first. When the backend cannot be read the job runs (at-least-once).
  */
-export function successGuard(d: CheckDeps): AdmissionCheck {
+export function successGuard(d: GuardDeps): AdmissionCheck {
+  const settle = (job: Job): AdmissionResult => {
+    job.tracker.ack(deliveryTag(job));
+    return "handled";
+  };
+  const lookup = async (job: Job): Promise<AdmissionResult> => {
+    let meta;
+    try {
+      meta = await d.app.backend().getMeta(job.req.id);
+    } catch {
+      return "run";
+    }
+    if (meta?.status !== "SUCCESS") return "run";
+    d.log.info("redelivered task already succeeded; acking without running", {
+      id: job.req.id,
+      task: job.req.task,
+    });
+    if (hasFollowUps(job.req)) await d.followUps(job, meta.result);
+    return settle(job);
+  };
   return (job) => {
-    if (!job.msg.fields.redelivered || !d.app.hasBackend()) return "run";
-    return d.app
-      .backend()
-      .getMeta(job.req.id)
-      .then(
-        (m) => {
-          if (m?.status !== "SUCCESS") return "run" as const;
-          d.log.info("redelivered task already succeeded; acking without running", {
-            id: job.req.id,
-            task: job.req.task,
-          });
-          job.tracker.ack(deliveryTag(job));
-          return "handled" as const;
-        },
-        () => "run" as const,
-      );
+    if (!job.msg.fields.redelivered) return "run";
+    const running = d.runningHere(job.req.id);
+    if (running) {
+      d.log.info("redelivered task is still running here; waiting for that run", {
+        id: job.req.id,
+      });
+      return running.then((completed) => {
+        if (completed) return settle(job);
+        return d.app.hasBackend() ? lookup(job) : "run";
+      });
+    }
+    return d.app.hasBackend() ? lookup(job) : "run";
   };
 }

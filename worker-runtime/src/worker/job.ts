@@ -43,3 +43,11 @@ export function isLive(job: Job): boolean {
 export function acksLate(job: Job): boolean {
   return job.task.options.acksLate ?? true;
 }
+
+/**
+ * Until when this delivery may be held before RabbitMQ's `consumer_timeout` closes its channel:
+ * 90% of the timeout after receipt (the broker checks once a minute, so never later).
+ */
+export function holdDeadline(job: Job, consumerTimeoutMs: number): number {
+  return job.receivedAt + consumerTimeoutMs * 0.9;
+}

@@ -12,8 +12,9 @@ import type { Logger } from "../util/log.js";
 import { hasFollowUps, sendErrbacks, sendFollowUps } from "./canvas.js";
 import { publishDelayed } from "./delays.js";
 import type { WorkerHooks } from "./hooks.js";
-import { acksLate, deliveryTag, type Job, type Outcome } from "./job.js";
+import { acksLate, deliveryTag, holdDeadline, type Job, type Outcome } from "./job.js";
 import type { WorkerMetrics } from "./metrics.js";
+import { persist } from "./persist.js";
 import { retryDelaySeconds } from "./retry.js";
 
 export interface OutcomeDeps {
@@ -22,6 +23,8 @@ export interface OutcomeDeps {
   readonly hooks: WorkerHooks;
   readonly metrics: WorkerMetrics;
   readonly delayQueues: DelayQueueType;
+  /** The broker's `consumer_timeout`: retries of the store and follow-ups end before it. */
+  readonly consumerTimeoutMs: number;
 }
 
 export class OutcomeRecorder {
@@ -58,7 +61,7 @@ export class OutcomeRecorder {
     try {
       if (this.stores(job))
         await this.d.app.backend().store({ ...this.base(job), status: "SUCCESS", result: value });
-      if (hasFollowUps(req)) await sendFollowUps(this.d.app, req, value);
+      if (hasFollowUps(req)) await this.followUps(job, value);
     } catch (err) {
       // Celery: a result the serializer refuses is stored as FAILURE EncodeError (app/trace.py).
       if (!(err instanceof EncodeError)) throw err;
@@ -69,6 +72,24 @@ export class OutcomeRecorder {
     this.d.metrics.succeeded++;
     this.d.hooks.fire("task-succeeded", job, value, runtime);
     this.d.log.debug("task succeeded", { id: req.id, task: req.task, runtime });
+  }
+
+  /**
+   * Sends the chain step and links, retrying while the broker refuses them (a full queue with
+   * reject-publish, a lost connection) until the delivery's hold deadline; after that the message
+   * is requeued and its redelivery, finding SUCCESS stored, sends them again.
+   */
+  async followUps(job: Job, value: unknown): Promise<void> {
+    await persist(() => sendFollowUps(this.d.app, job.req, value), {
+      deadline: holdDeadline(job, this.d.consumerTimeoutMs),
+      onRetry: (err, attempt, delayMs) =>
+        this.d.log.warn("could not send the task's follow-ups; retrying", {
+          id: job.req.id,
+          err: err as Error,
+          attempt,
+          delayMs,
+        }),
+    });
   }
 
   private async errored(

@@ -39,6 +39,8 @@ export class Scheduler {
   private readonly waiting = new Set<{ job: Job; timer: NodeJS.Timeout }>();
   private readonly rates = new Map<string, RateLine>();
   private readonly runningJobs = new Set<Job>();
+  /** Task id → resolves when that run ends: true when its outcome was recorded and acked. */
+  private readonly runningIds = new Map<string, Promise<boolean>>();
   private idleWaiters: (() => void)[] = [];
   private stopping = false;
   processed = 0;
@@ -61,6 +63,11 @@ export class Scheduler {
 
   runningList(): Job[] {
     return [...this.runningJobs];
+  }
+
+  /** The run of this task id under way here, resolving true when it completed. */
+  runningHere(taskId: string): Promise<boolean> | null {
+    return this.runningIds.get(taskId) ?? null;
   }
 
   /** Jobs held and not finished: running, ready, waiting for an eta or a rate limit. */
@@ -159,6 +166,7 @@ export class Scheduler {
   /** Sends a message down a delay level queue and acks the original once confirmed. */
   private async delay(job: Job, remainingMs: number): Promise<void> {
     const { msg } = job;
+    if (!isLive(job)) return; // its channel is gone: the broker redelivers it
     try {
       await publishDelayed(
         this.d.app,
@@ -212,6 +220,10 @@ export class Scheduler {
   private async execute(job: Job): Promise<void> {
     const { req } = job;
     this.runningJobs.add(job);
+    let completed = false;
+    let ended!: (v: boolean) => void;
+    const ends = new Promise<boolean>((r) => (ended = r));
+    if (!this.runningIds.has(req.id)) this.runningIds.set(req.id, ends);
     if (!acksLate(job)) job.tracker.ack(deliveryTag(job));
     this.d.hooks.fire("task-started", job);
     const started = performance.now();
@@ -222,6 +234,7 @@ export class Scheduler {
     try {
       await this.d.outcomes.record(job, outcome, runtime);
       this.outcomeError = null;
+      completed = outcome.kind !== "cut-short";
     } catch (err) {
       // The worker reports not ready until an outcome is recorded again (/readyz must not stay
       // green while results fail).
@@ -236,6 +249,8 @@ export class Scheduler {
     } finally {
       await handle.settled;
       this.runningJobs.delete(job);
+      if (this.runningIds.get(req.id) === ends) this.runningIds.delete(req.id);
+      ended(completed);
       this.processed++;
       this.totals.set(req.task, (this.totals.get(req.task) ?? 0) + 1);
       this.d.hooks.fire("task-finished", job);

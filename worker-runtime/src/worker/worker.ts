@@ -69,6 +69,11 @@ export interface WorkerOptions {
   delayQueues?: DelayQueueType;
   /** Answer Celery remote control (`celery inspect ping`, Flower). @default true */
   remoteControl?: boolean;
+  /**
+   * The broker's `consumer_timeout`: a delivery held longer makes RabbitMQ close the channel.
+   * Retries of a result store or follow-ups end before it. @default 1800000 (RabbitMQ's default)
+   */
+  consumerTimeoutMs?: number;
   /** Rounds over the broker URLs before start() fails. @default 3 */
   connectRounds?: number;
   logger?: Logger;
@@ -139,7 +144,8 @@ export class Worker {
     const delayQueues = opts.delayQueues ?? "classic";
     const common = { app, log: this.log, hooks: this.hooks, metrics: this.metrics };
     this.pool = new AsyncPool(app, this.hostname);
-    const outcomes = new OutcomeRecorder({ ...common, delayQueues });
+    const consumerTimeoutMs = opts.consumerTimeoutMs ?? 1_800_000;
+    const outcomes = new OutcomeRecorder({ ...common, delayQueues, consumerTimeoutMs });
     this.scheduler = new Scheduler({
       ...common,
       pool: this.pool,
@@ -149,7 +155,13 @@ export class Worker {
       autoscaler,
     });
     this.admission.add(expiryCheck(common));
-    this.admission.add(successGuard(common));
+    this.admission.add(
+      successGuard({
+        ...common,
+        runningHere: (id) => this.scheduler.runningHere(id),
+        followUps: (job, value) => outcomes.followUps(job, value),
+      }),
+    );
     this.consumer = new Consumer({
       ...common,
       conn: this.conn,
