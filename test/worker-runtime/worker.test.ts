@@ -399,3 +399,52 @@ describe("the worker's extension points", () => {
     );
   });
 });
+
+describe("retries keep what the caller sent", () => {
+  it("keeps custom headers and reply_to across retries; running out after ctx.retry() stores MaxRetriesExceededError", async () => {
+    const { app, client, queue } = await setup();
+    // x-death: what the delay queue's dead-lettering added to this delivery (never carried over)
+    const seen: { retries: number; tenant: unknown; replyTo: string | null; deaths: number }[] = [];
+    app.task(
+      "r.again",
+      (ctx: TaskContext) => {
+        seen.push({
+          retries: ctx.request.retries,
+          tenant: ctx.request.headers.tenant,
+          replyTo: ctx.request.replyTo,
+          deaths: ((ctx.request.headers["x-death"] as { count: number }[] | undefined) ?? [])
+            .map((d) => d.count)
+            .reduce((a, b) => a + b, 0),
+        });
+        if (ctx.request.retries < 2) throw ctx.retry({ countdownSeconds: 1 });
+        return "third time";
+      },
+      { maxRetries: 3 },
+    );
+    app.task(
+      "r.never",
+      (_n: number, ctx: TaskContext) => {
+        throw ctx.retry({ countdownSeconds: 0.1 });
+      },
+      { maxRetries: 1 },
+    );
+    await run(app, {}, queue, client);
+    const r = await client.sendTask(
+      "r.again",
+      [],
+      {},
+      { headers: { tenant: "acme" }, replyTo: "my-replies" },
+    );
+    expect(await r.get({ timeoutMs: 20_000 })).toBe("third time");
+    expect(seen).toEqual([
+      { retries: 0, tenant: "acme", replyTo: "my-replies", deaths: 0 },
+      { retries: 1, tenant: "acme", replyTo: "my-replies", deaths: 1 },
+      { retries: 2, tenant: "acme", replyTo: "my-replies", deaths: 1 },
+    ]);
+    const never = await client.sendTask("r.never", [5]);
+    const err = (await never.get({ timeoutMs: 10_000 }).catch((e: unknown) => e)) as TaskError;
+    expect(err.name).toBe("MaxRetriesExceededError");
+    expect(err.excModule).toBe("celery.exceptions");
+    expect(err.message).toBe(`Can't retry r.never[${never.id}] args:[5] kwargs:{}`);
+  });
+});

@@ -100,6 +100,8 @@ export interface SendOptions {
   exchange?: string;
   routingKey?: string;
   headers?: Record<string, unknown>;
+  /** AMQP `reply_to` (Celery's RPC result backend queue). @default "" */
+  replyTo?: string;
   /** Task id. @default a random UUID */
   taskId?: string;
   timeLimitSeconds?: number;
@@ -401,6 +403,7 @@ export class App {
       errbacks: options.errbacks ?? null,
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
       ...(options.headers ? { headers: options.headers } : {}),
+      ...(options.replyTo ? { replyTo: options.replyTo } : {}),
       jsonMode: this.jsonMode,
     });
     const exchange = options.exchange ?? spec.exchange ?? "";

@@ -28,6 +28,8 @@ export interface TaskRequest {
   errbacks: unknown[] | null;
   chain: unknown[] | null;
   chord: unknown;
+  /** AMQP `reply_to` (Celery's RPC backend queue), or null. */
+  replyTo: string | null;
   /** All message headers as received (v2) or the v1 body's extra fields. */
   headers: Record<string, unknown>;
   /** 2 or 1. */
@@ -191,6 +193,7 @@ export interface IncomingProperties {
   contentType?: string | undefined;
   contentEncoding?: string | undefined;
   correlationId?: string | undefined;
+  replyTo?: string | undefined;
 }
 
 /**
@@ -258,6 +261,7 @@ export function decodeTask(body: Buffer, props: IncomingProperties): TaskRequest
       errbacks: list(e.errbacks),
       chain: list(e.chain),
       chord: e.chord ?? null,
+      replyTo: str(props.replyTo),
       headers,
       protocol: 2,
     };
@@ -298,12 +302,59 @@ export function decodeTask(body: Buffer, props: IncomingProperties): TaskRequest
     errbacks: list(b.errbacks),
     chain: null,
     chord: b.chord ?? null,
+    replyTo: str(props.replyTo),
     headers: { ...headers },
     protocol: 1,
   };
 }
 
-/** Re-encodes a request for a retry: same id, `retries + 1`, new eta; everything else kept. */
+/** Headers protocol v2 sets itself (`as_task_v2`); a retry writes them anew. */
+const CELERY_HEADERS = new Set([
+  "lang",
+  "task",
+  "id",
+  "shadow",
+  "eta",
+  "expires",
+  "group",
+  "group_index",
+  "retries",
+  "timelimit",
+  "root_id",
+  "parent_id",
+  "argsrepr",
+  "kwargsrepr",
+  "origin",
+  "ignore_result",
+]);
+
+/** Headers the transport added on the way (dead-lettering, delays, compression, poison). */
+function isTransportHeader(name: string): boolean {
+  return (
+    name === "compression" ||
+    name === "taskfleet-delay" ||
+    name === "x-death" ||
+    name === "x-delivery-count" ||
+    name.startsWith("x-first-death-") ||
+    name.startsWith("x-last-death-") ||
+    name.startsWith("x-taskfleet-")
+  );
+}
+
+/** The caller's own headers of a request (custom headers, stamps), without Celery's or the transport's. */
+export function customHeaders(req: TaskRequest): Record<string, unknown> {
+  if (req.protocol !== 2) return {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (!CELERY_HEADERS.has(k) && !isTransportHeader(k)) out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Re-encodes a request for a retry: same id, `retries + 1`, new eta; everything else kept,
+ * custom headers and `reply_to` included.
+ */
 export function encodeRetry(
   req: TaskRequest,
   eta: Date,
@@ -329,6 +380,8 @@ export function encodeRetry(
     errbacks: req.errbacks,
     chain: req.chain,
     chord: req.chord,
+    headers: customHeaders(req),
+    ...(req.replyTo ? { replyTo: req.replyTo } : {}),
     jsonMode,
     ...(req.origin ? { origin: req.origin } : {}),
   });

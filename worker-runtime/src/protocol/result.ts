@@ -70,6 +70,12 @@ export class TimeLimitExceeded extends Error {
   readonly excModule = "celery.exceptions";
 }
 
+/** Recorded when `ctx.retry()` has no retries left and no `exc` (mirrors Celery's). */
+export class MaxRetriesExceededError extends Error {
+  override name = "MaxRetriesExceededError";
+  readonly excModule = "celery.exceptions";
+}
+
 /** Recorded for expired or revoked tasks (mirrors `celery.exceptions.TaskRevokedError`). */
 export class TaskRevokedError extends Error {
   override name = "TaskRevokedError";

@@ -5,9 +5,9 @@
  */
 import { RetryRequest, type App } from "../app.js";
 import type { DelayQueueType } from "../amqp/topology.js";
-import { encodeRetry } from "../protocol/message.js";
 import { EncodeError } from "../protocol/json.js";
-import { exceptionInfo } from "../protocol/result.js";
+import { argsRepr, encodeRetry } from "../protocol/message.js";
+import { MaxRetriesExceededError, exceptionInfo } from "../protocol/result.js";
 import type { Logger } from "../util/log.js";
 import { hasFollowUps, sendErrbacks, sendFollowUps } from "./canvas.js";
 import { publishDelayed } from "./delays.js";
@@ -102,16 +102,21 @@ export class OutcomeRecorder {
     const explicit = err instanceof RetryRequest;
     if (explicit || autoretry) {
       const max = job.task.options.maxRetries ?? 3;
-      const cause = explicit ? ((err as RetryRequest).exc ?? err) : err;
+      const exc = explicit ? (err as RetryRequest).exc : err;
       if (job.req.retries < max) {
         const countdown =
           explicit && (err as RetryRequest).countdownSeconds !== undefined
             ? (err as RetryRequest).countdownSeconds!
             : retryDelaySeconds(job.task, job.req.retries);
-        await this.retry(job, cause, countdown);
+        await this.retry(job, exc ?? err, countdown);
         return;
       }
-      err = cause;
+      // Celery's Task.retry(): out of retries, it raises exc if given, else MaxRetriesExceededError
+      err =
+        exc ??
+        new MaxRetriesExceededError(
+          `Can't retry ${job.req.task}[${job.req.id}] args:${argsRepr(job.req.args)} kwargs:${argsRepr(job.req.kwargs)}`,
+        );
     }
     await this.failed(job, err, runtime);
   }
