@@ -448,3 +448,59 @@ describe("retries keep what the caller sent", () => {
     expect(err.message).toBe(`Can't retry r.never[${never.id}] args:[5] kwargs:{}`);
   });
 });
+
+describe("shutdown past its timeout", () => {
+  it("requeues the acks-late tasks it cuts short, never records them failed nor sends their errbacks; an early-acked one is FAILURE WorkerLostError", async () => {
+    const { app, client, queue } = await setup();
+    const errbacks: string[] = [];
+    const abortable = (ctx: TaskContext): Promise<never> =>
+      new Promise((_, reject) =>
+        ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason as Error)),
+      );
+    app.task("sd.late", abortable);
+    app.task("sd.early", abortable, { acksLate: false });
+    app.task("sd.errback", (id: string) => void errbacks.push(id));
+    const worker = await startWorker(app, { shutdownTimeoutMs: 300 });
+    const eb = {
+      task: "sd.errback",
+      args: [],
+      kwargs: {},
+      options: {},
+      subtask_type: null,
+      immutable: false,
+    };
+    const late = await client.sendTask("sd.late", [], {}, { errbacks: [eb] });
+    const early = await client.sendTask("sd.early", [], {}, { errbacks: [eb] });
+    await until(() => worker.inFlight === 2, 5000, "both running");
+    const next = testApp(queue);
+    next.task("sd.late", () => "late done");
+    next.task("sd.early", () => "early done");
+    next.task("sd.errback", (id: string) => void errbacks.push(id));
+    try {
+      await worker.stop();
+      await sleep(500);
+      expect(await late.state()).toBe("PENDING");
+      const lost = (await early.get({ timeoutMs: 5000 }).catch((e: unknown) => e)) as TaskError;
+      expect(lost).toMatchObject({
+        name: "WorkerLostError",
+        excModule: "celery.exceptions",
+        message: "Worker exited prematurely: shutdown timeout reached",
+      });
+      // the acks-late one is back in the queue: another worker finishes it
+      const w2 = await startWorker(next);
+      try {
+        expect(await late.get({ timeoutMs: 10_000 })).toBe("late done");
+        await until(() => errbacks.length === 1, 5000, "the lost task's errback");
+        await sleep(500);
+        expect(errbacks).toEqual([early.id]);
+      } finally {
+        await w2.stop();
+      }
+    } finally {
+      await next.close();
+      await app.close();
+      await client.close();
+      await deleteQueues(queue);
+    }
+  });
+});

@@ -76,6 +76,12 @@ export class MaxRetriesExceededError extends Error {
   readonly excModule = "celery.exceptions";
 }
 
+/** Recorded for an early-acked task whose worker stopped before it finished (Celery's). */
+export class WorkerLostError extends Error {
+  override name = "WorkerLostError";
+  readonly excModule = "celery.exceptions";
+}
+
 /** Recorded for expired or revoked tasks (mirrors `celery.exceptions.TaskRevokedError`). */
 export class TaskRevokedError extends Error {
   override name = "TaskRevokedError";

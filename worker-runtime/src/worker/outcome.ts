@@ -7,7 +7,7 @@ import { RetryRequest, type App } from "../app.js";
 import type { DelayQueueType } from "../amqp/topology.js";
 import { EncodeError } from "../protocol/json.js";
 import { argsRepr, encodeRetry } from "../protocol/message.js";
-import { MaxRetriesExceededError, exceptionInfo } from "../protocol/result.js";
+import { MaxRetriesExceededError, WorkerLostError, exceptionInfo } from "../protocol/result.js";
 import type { Logger } from "../util/log.js";
 import { hasFollowUps, sendErrbacks, sendFollowUps } from "./canvas.js";
 import { publishDelayed } from "./delays.js";
@@ -48,11 +48,26 @@ export class OutcomeRecorder {
       case "success":
         return this.succeeded(job, outcome.value, runtime);
       case "cut-short":
+        // an early-ack job was recorded as lost when it was cut short (lost())
+        if (!acksLate(job)) return;
         job.tracker.nack(deliveryTag(job), true);
         this.d.hooks.fire("task-requeued", job, outcome.reason);
+        this.d.log.info("task cut short by shutdown; requeued", { id: job.req.id });
         return;
       case "error":
         return this.errored(job, outcome.error, outcome.autoretry, runtime);
+    }
+  }
+
+  /** An early-acked job that will not finish (its worker stops): FAILURE WorkerLostError. */
+  async lost(job: Job, why: string): Promise<void> {
+    try {
+      await this.failed(job, new WorkerLostError(`Worker exited prematurely: ${why}`), 0);
+    } catch (err) {
+      this.d.log.error("could not record a lost early-acked task", {
+        id: job.req.id,
+        err: err as Error,
+      });
     }
   }
 

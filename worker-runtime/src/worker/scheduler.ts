@@ -39,6 +39,8 @@ export class Scheduler {
   private readonly waiting = new Set<{ job: Job; timer: NodeJS.Timeout }>();
   private readonly rates = new Map<string, RateLine>();
   private readonly runningJobs = new Set<Job>();
+  /** Running jobs the worker stopped (shutdown past its timeout): requeued, never reported. */
+  private readonly cutShort = new Set<Job>();
   /** Task id → resolves when that run ends: true when its outcome was recorded and acked. */
   private readonly runningIds = new Map<string, Promise<boolean>>();
   private idleWaiters: (() => void)[] = [];
@@ -228,7 +230,9 @@ export class Scheduler {
     this.d.hooks.fire("task-started", job);
     const started = performance.now();
     const handle = this.d.pool.run(job);
-    const outcome = await handle.outcome;
+    let outcome = await handle.outcome;
+    if (this.cutShort.has(job) && (outcome.kind === "error" || !acksLate(job)))
+      outcome = { kind: "cut-short", reason: "worker shutdown" };
     const runtime = (performance.now() - started) / 1000;
     this.d.metrics.observeRuntime(runtime);
     try {
@@ -249,6 +253,7 @@ export class Scheduler {
     } finally {
       await handle.settled;
       this.runningJobs.delete(job);
+      this.cutShort.delete(job);
       if (this.runningIds.get(req.id) === ends) this.runningIds.delete(req.id);
       ended(completed);
       this.processed++;
@@ -284,9 +289,19 @@ export class Scheduler {
     }
   }
 
-  /** Aborts every running job (shutdown past its timeout). */
-  abortRunning(reason: Error): void {
-    for (const job of this.runningJobs) this.d.pool.abort(job, reason);
+  /**
+   * Shutdown past its timeout: aborts every running job. An acks-late job that then fails was cut
+   * short: it is requeued, never recorded. An early-ack job cannot come back (it was acked): it
+   * is recorded now as FAILURE WorkerLostError, as Celery records a task whose child died.
+   */
+  async abortRunning(reason: Error): Promise<void> {
+    const lost: Promise<void>[] = [];
+    for (const job of this.runningJobs) {
+      this.cutShort.add(job);
+      if (!acksLate(job)) lost.push(this.d.outcomes.lost(job, "shutdown timeout reached"));
+      this.d.pool.abort(job, reason);
+    }
+    await Promise.all(lost);
   }
 
   /** The channel died: what waits in memory belongs to it (the broker redelivers it). */

@@ -332,11 +332,13 @@ export class Worker {
     this.scheduler.stop();
     const drained = await this.scheduler.waitIdle(timeoutMs);
     if (!drained) {
-      this.log.warn(
-        "shutdown timeout reached; aborting running tasks (their messages are redelivered)",
-        { running: this.scheduler.running },
-      );
-      this.scheduler.abortRunning(new Error("worker shutdown"));
+      this.log.warn("shutdown timeout reached; aborting running tasks (they are requeued)", {
+        running: this.scheduler.running,
+      });
+      await this.scheduler.abortRunning(new Error("worker shutdown"));
+      // Handlers that honour their signal end now and requeue themselves; the channel's close
+      // requeues the others' messages.
+      await this.scheduler.waitIdle(1000);
     }
     this.hooks.fire("worker-shutdown");
     this.events?.offline(this.scheduler.running, this.scheduler.processed);
