@@ -123,8 +123,12 @@ export function mockState(
     case "aws:eks/cluster:Cluster":
       return {
         ...base,
-        name: `${name}-cluster`,
+        name: inputs.name ?? `${name}-cluster`,
         endpoint: `https://${name}.eks.mock`,
+        vpcConfig: {
+          ...(inputs.vpcConfig as object),
+          clusterSecurityGroupId: `sg-${name}-cluster`,
+        },
         certificateAuthority: { data: Buffer.from(`${name}-ca`).toString("base64") },
       };
     case "aws:ec2/launchTemplate:LaunchTemplate":

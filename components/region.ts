@@ -108,6 +108,12 @@ export class Region extends pulumi.ComponentResource {
         subnetIds: eks ? network.privateSubnetIds : undefined,
         kubernetesVersion: cfg.cluster.kubernetesVersion,
         endpointPublicAccess: cfg.cluster.endpointPublicAccess,
+        publicAccessCidrs: cfg.cluster.publicAccessCidrs,
+        privateAccessCidrs: cfg.cluster.privateAccessCidrs,
+        adminRoleArns: [
+          ...(cfg.cluster.deployRoleArn ? [cfg.cluster.deployRoleArn] : []),
+          ...cfg.cluster.adminRoleArns,
+        ],
         systemPool: cfg.cluster.systemPool,
         brokerPool: {
           instanceTypes: cfg.cluster.brokerPool.instanceTypes,

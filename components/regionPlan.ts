@@ -5,6 +5,7 @@
  * import, so a bad stack fails here with the key and the allowed values.
  */
 import { brokerObjects, resolveBrokerSpec, type BrokerSpec } from "./broker/brokerSpec.js";
+import { requireClusterAccess } from "./config/clusterAccess.js";
 import { ConfigError } from "./config/errors.js";
 import type { RegionConfig } from "./config/regionConfig.js";
 import { fillUpstreamUris, placeholderUri } from "./federation/upstreams.js";
@@ -21,6 +22,7 @@ export interface RegionPlan {
 }
 
 export function planRegion(config: RegionConfig, brokerInput: unknown): RegionPlan {
+  if (config.cluster.mode === "eks") requireClusterAccess(config.cluster, "taskfleet:cluster");
   const peers = Object.fromEntries(
     config.federation.peers.map((p) => [p.region, [placeholderUri(p.region)]]),
   );

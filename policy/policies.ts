@@ -12,6 +12,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import { eksPublicEndpointRestricted } from "./eksPolicies.js";
 
 type Props = Record<string, unknown>;
 
@@ -452,6 +453,7 @@ export const podsRestricted: ResourceValidationPolicy = {
 
 /** Every policy of the pack, in the order the pack lists them. */
 export const POLICIES: (ResourceValidationPolicy | StackValidationPolicy)[] = [
+  eksPublicEndpointRestricted,
   brokerStorageSsd,
   brokerOddNodeCount,
   brokerNetworkPolicy,

@@ -19,6 +19,7 @@
  *    wrong — calls `expectRejects("<rule-id>", ctx, ...)` and asserts the message names the
  *    resource, the field and the fix. test/rules/registry.test.ts fails for a rule without one.
  */
+import { eksAccessEntries, eksEndpointReachable } from "./access.js";
 import {
   instanceTypeKnown,
   nodeAmiArchitecture,
@@ -39,6 +40,9 @@ export const RULES: readonly Rule[] = [
   podHasANodePool,
   podFitsNode,
   poolHoldsMaxReplicas,
+  // who reaches the cluster
+  eksEndpointReachable,
+  eksAccessEntries,
 ];
 
 /** Runs `rules` over one stack's plan. */

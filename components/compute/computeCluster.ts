@@ -24,8 +24,22 @@ export interface ComputeClusterArgs {
   readonly subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
   /** EKS Kubernetes version. @default "1.33" */
   readonly kubernetesVersion?: string;
-  /** Whether the API endpoint is reachable from the internet (it is always reachable inside the VPC). @default false */
+  /**
+   * Whether the API server has a public endpoint, reachable only from `publicAccessCidrs` (it
+   * always has a private one inside the VPC).
+   * @default true
+   */
   readonly endpointPublicAccess?: boolean;
+  /** Networks allowed to the public endpoint; required when it is public (EKS would default to 0.0.0.0/0). @default - required when public */
+  readonly publicAccessCidrs?: readonly string[];
+  /** Networks inside or routed to the VPC allowed to the private endpoint on 443. @default [] */
+  readonly privateAccessCidrs?: readonly string[];
+  /**
+   * IAM roles given a cluster-admin access entry (AmazonEKSClusterAdminPolicy, cluster scope):
+   * the role `pulumi up` runs as, and people's roles. The creator gets no implicit entry.
+   * @default - required for mode "eks"
+   */
+  readonly adminRoleArns?: readonly string[];
   /** The system pool (CoreDNS, KEDA, controllers). @default { instanceTypes: ["m6i.large"], minNodes: 2, maxNodes: 4, volumeSizeGiB: 50 } */
   readonly systemPool?: NodePoolInput;
   /** The broker pool, tainted for RabbitMQ only (S18). @default { instanceTypes: ["r6i.xlarge"], minNodes: 3, maxNodes: 7, volumeSizeGiB: 100 } */
@@ -52,7 +66,7 @@ export interface ComputeClusterArgs {
 export const COMPUTE_DEFAULTS = Object.freeze({
   mode: "eks" as const,
   kubernetesVersion: "1.33",
-  endpointPublicAccess: false,
+  endpointPublicAccess: true,
   systemPool: { instanceTypes: ["m6i.large"], minNodes: 2, maxNodes: 4, volumeSizeGiB: 50 },
   brokerPool: { instanceTypes: ["r6i.xlarge"], minNodes: 3, maxNodes: 7, volumeSizeGiB: 100 },
   installKeda: true,
@@ -78,6 +92,33 @@ function assumeRole(service: string): string {
         Action: ["sts:AssumeRole", "sts:TagSession"],
       },
     ],
+  });
+}
+
+/** Cluster-admin access entries (AmazonEKSClusterAdminPolicy at cluster scope) for `roleArns`. */
+function clusterAdmins(
+  name: string,
+  cluster: aws.eks.Cluster,
+  roleArns: readonly string[],
+  parent: pulumi.Resource,
+): aws.eks.AccessPolicyAssociation[] {
+  const partition = aws.getPartitionOutput({}, { parent }).partition;
+  return roleArns.map((principalArn, i) => {
+    const entry = new aws.eks.AccessEntry(
+      `${name}-admin-${i}`,
+      { clusterName: cluster.name, principalArn, type: "STANDARD" },
+      { parent },
+    );
+    return new aws.eks.AccessPolicyAssociation(
+      `${name}-admin-${i}`,
+      {
+        clusterName: cluster.name,
+        principalArn,
+        policyArn: pulumi.interpolate`arn:${partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy`,
+        accessScope: { type: "cluster" },
+      },
+      { parent, dependsOn: [entry] },
+    );
   });
 }
 
@@ -110,6 +151,18 @@ export class ComputeCluster extends pulumi.ComponentResource {
     }
     if (mode === "eks" && (args.region === undefined || args.subnetIds === undefined)) {
       throw new Error(`region and subnetIds: required for mode "eks"`);
+    }
+    const admins = [...new Set(args.adminRoleArns ?? [])];
+    const publicAccess = args.endpointPublicAccess ?? COMPUTE_DEFAULTS.endpointPublicAccess;
+    if (mode === "eks" && admins.length === 0) {
+      throw new Error(
+        `adminRoleArns: [] is empty; give at least the role pulumi up runs as (no principal is admitted implicitly)`,
+      );
+    }
+    if (mode === "eks" && publicAccess && (args.publicAccessCidrs ?? []).length === 0) {
+      throw new Error(
+        `publicAccessCidrs: [] is empty with a public endpoint; list the networks allowed to reach it`,
+      );
     }
     super(ComputeCluster.TOKEN, name, {}, opts);
     const installKeda = args.installKeda ?? COMPUTE_DEFAULTS.installKeda;
@@ -164,9 +217,12 @@ export class ComputeCluster extends pulumi.ComponentResource {
         vpcConfig: {
           subnetIds: args.subnetIds!,
           endpointPrivateAccess: true,
-          endpointPublicAccess: args.endpointPublicAccess ?? COMPUTE_DEFAULTS.endpointPublicAccess,
+          endpointPublicAccess: publicAccess,
+          ...(publicAccess ? { publicAccessCidrs: [...(args.publicAccessCidrs ?? [])] } : {}),
         },
-        accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: true },
+        // Access entries only (no aws-auth ConfigMap), and no implicit entry for the creator: an
+        // explicit entry for the same principal would fail with 409 ResourceInUseException.
+        accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false },
         encryptionConfig: { resources: ["secrets"], provider: { keyArn: secretsKey.arn } },
         enabledClusterLogTypes: ["api", "audit", "authenticator"],
         tags,
@@ -244,6 +300,24 @@ export class ComputeCluster extends pulumi.ComponentResource {
         ),
     );
 
+    const access = clusterAdmins(name, cluster, admins, this);
+    const privateAccess = (args.privateAccessCidrs ?? []).map(
+      (cidr, i) =>
+        new aws.vpc.SecurityGroupIngressRule(
+          `${name}-api-${i}`,
+          {
+            securityGroupId: cluster.vpcConfig.clusterSecurityGroupId,
+            ipProtocol: "tcp",
+            fromPort: 443,
+            toPort: 443,
+            cidrIpv4: cidr,
+            description: "Kubernetes API from a deployer network routed to the VPC",
+            tags,
+          },
+          parent,
+        ),
+    );
+
     this.clusterName = cluster.name;
     this.kubeconfig = pulumi.secret(
       pulumi
@@ -255,7 +329,9 @@ export class ComputeCluster extends pulumi.ComponentResource {
     this.provider = new k8s.Provider(
       `${name}-k8s`,
       { kubeconfig: this.kubeconfig, enableServerSideApply: true },
-      { parent: this, dependsOn: [...groups, ...addons] },
+      // Kubernetes calls need the deployer's access entry (else 401) and, for a private
+      // endpoint, the path to it.
+      { parent: this, dependsOn: [...groups, ...addons, ...access, ...privateAccess] },
     );
     this.kedaRelease = installKeda ? this.installKeda(name, args) : undefined;
     this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });

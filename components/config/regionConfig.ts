@@ -13,6 +13,12 @@ import {
   versionString,
 } from "../broker/rabbitmqVersion.js";
 import type { WorkerPoolSizing } from "../workers/workerManifests.js";
+import {
+  ACCESS_DEFAULTS,
+  ACCESS_KEYS,
+  parseClusterAccess,
+  type ClusterAccessConfig,
+} from "./clusterAccess.js";
 import { ConfigError, show } from "./errors.js";
 import {
   array,
@@ -74,15 +80,13 @@ export interface BrokerPoolConfig {
   readonly volumeSizeGiB: number;
 }
 
-export interface ClusterConfig {
+export interface ClusterConfig extends ClusterAccessConfig {
   readonly mode: ClusterMode;
   /** EKS control-plane version (mode `eks`). */
   readonly kubernetesVersion: string;
   /** Path to (or contents of) a kubeconfig (mode `existing`). */
   readonly kubeconfig?: string;
   readonly context?: string;
-  /** Whether the EKS API endpoint is reachable from the internet. */
-  readonly endpointPublicAccess: boolean;
   /** Install the KEDA Helm chart (mode `eks`; an existing cluster must have KEDA already). */
   readonly installKeda: boolean;
   readonly brokerPool: BrokerPoolConfig;
@@ -197,7 +201,7 @@ export const DEFAULTS = Object.freeze({
   cluster: {
     mode: "eks" as ClusterMode,
     kubernetesVersion: "1.33",
-    endpointPublicAccess: false,
+    endpointPublicAccess: ACCESS_DEFAULTS.endpointPublicAccess,
     installKeda: true,
     brokerPool: { instanceTypes: ["r6i.xlarge"], volumeSizeGiB: 100 },
     systemPool: { instanceTypes: ["m6i.large"], minNodes: 2, maxNodes: 4, volumeSizeGiB: 50 },
@@ -285,7 +289,7 @@ export function parseRegionConfig(raw: Readonly<Record<string, unknown>>): Regio
     ["prod", "dev"],
     DEFAULTS.environment,
   );
-  const cluster = parseCluster(object(raw.cluster, K("cluster")));
+  const cluster = parseCluster(object(raw.cluster, K("cluster")), environment);
   const network = parseNetwork(object(raw.network, K("network")), region, cluster.mode);
   const brokerCluster = parseBrokerCluster(object(raw.brokerCluster, K("brokerCluster")));
   const workers = parseWorkers(object(raw.workers, K("workers")));
@@ -464,14 +468,14 @@ function parseBrokerPool(o: Raw, path: string): BrokerPoolConfig {
   };
 }
 
-function parseCluster(o: Raw): ClusterConfig {
+function parseCluster(o: Raw, environment: Environment): ClusterConfig {
   const p = K("cluster");
   onlyKeys(o, p, [
     "mode",
     "kubernetesVersion",
     "kubeconfig",
     "context",
-    "endpointPublicAccess",
+    ...ACCESS_KEYS,
     "installKeda",
     "brokerPool",
     "systemPool",
@@ -504,11 +508,7 @@ function parseCluster(o: Raw): ClusterConfig {
     kubernetesVersion,
     kubeconfig,
     context,
-    endpointPublicAccess: boolean(
-      o.endpointPublicAccess,
-      `${p}.endpointPublicAccess`,
-      DEFAULTS.cluster.endpointPublicAccess,
-    ),
+    ...parseClusterAccess(o, p, environment),
     installKeda: boolean(o.installKeda, `${p}.installKeda`, DEFAULTS.cluster.installKeda),
     brokerPool: parseBrokerPool(object(o.brokerPool, `${p}.brokerPool`), `${p}.brokerPool`),
     systemPool: parsePool(

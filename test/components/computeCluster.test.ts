@@ -32,15 +32,21 @@ describe("node pools (pure)", () => {
   });
 });
 
+const DEPLOY = "arn:aws:iam::111122223333:role/taskfleet-deploy";
+const ADMIN = "arn:aws:iam::111122223333:role/ops/taskfleet-admin";
+
 describe("ComputeCluster", () => {
   let eks: RecordedResource[];
   let existing: RecordedResource[];
+  let privateOnly: RecordedResource[];
   beforeAll(async () => {
     const engine = await mocked();
     const { ComputeCluster } = await import("../../components/compute/computeCluster.js");
     new ComputeCluster("c", {
       region: "us-east-1",
       subnetIds: ["subnet-a", "subnet-b", "subnet-c"],
+      publicAccessCidrs: ["203.0.113.0/24"],
+      adminRoleArns: [DEPLOY, ADMIN, DEPLOY],
       brokerPool: { instanceTypes: ["r6i.xlarge"], minNodes: 5, maxNodes: 5, volumeSizeGiB: 100 },
       workerPools: [
         {
@@ -59,6 +65,14 @@ describe("ComputeCluster", () => {
         },
       ],
     });
+    new ComputeCluster("p", {
+      region: "us-east-1",
+      subnetIds: ["subnet-a", "subnet-b", "subnet-c"],
+      endpointPublicAccess: false,
+      privateAccessCidrs: ["10.100.0.0/16"],
+      adminRoleArns: [DEPLOY],
+      installKeda: false,
+    });
     new ComputeCluster("d", {
       mode: "existing",
       kubeconfig: "~/.kube/config",
@@ -67,6 +81,7 @@ describe("ComputeCluster", () => {
     await engine.settle();
     eks = engine.resources.filter((r) => r.name === "c" || r.name.startsWith("c-"));
     existing = engine.resources.filter((r) => r.name === "d" || r.name.startsWith("d-"));
+    privateOnly = engine.resources.filter((r) => r.name === "p" || r.name.startsWith("p-"));
   });
 
   it("parents every child to the component", () => {
@@ -79,16 +94,39 @@ describe("ComputeCluster", () => {
     }
   });
 
-  it("builds EKS in the private subnets with encrypted secrets and a private endpoint", () => {
+  it("builds EKS in the private subnets with encrypted secrets, its public endpoint limited to the given networks", () => {
     expect(find(eks, "aws:eks/cluster:Cluster", "c-eks").inputs).toMatchObject({
       version: "1.33",
       vpcConfig: {
         subnetIds: ["subnet-a", "subnet-b", "subnet-c"],
         endpointPrivateAccess: true,
-        endpointPublicAccess: false,
+        endpointPublicAccess: true,
+        publicAccessCidrs: ["203.0.113.0/24"],
       },
+      accessConfig: { authenticationMode: "API", bootstrapClusterCreatorAdminPermissions: false },
       encryptionConfig: { resources: ["secrets"] },
     });
+  });
+
+  it("gives each admin role (deduplicated) an access entry and cluster-admin policy, which the Kubernetes provider waits for", () => {
+    expect(ofType(eks, "aws:eks/accessEntry:AccessEntry").map((e) => e.inputs)).toEqual([
+      { clusterName: "c-eks-cluster", principalArn: DEPLOY, type: "STANDARD" },
+      { clusterName: "c-eks-cluster", principalArn: ADMIN, type: "STANDARD" },
+    ]);
+    const assoc = find(eks, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "c-admin-1");
+    expect(assoc.inputs).toEqual({
+      clusterName: "c-eks-cluster",
+      principalArn: ADMIN,
+      policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+      accessScope: { type: "cluster" },
+    });
+    expect(assoc.dependsOn).toContain("aws:eks/accessEntry:AccessEntry::c-admin-1");
+    expect(find(eks, "pulumi:providers:kubernetes", "c-k8s").dependsOn).toEqual(
+      expect.arrayContaining([
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation::c-admin-0",
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation::c-admin-1",
+      ]),
+    );
   });
 
   it("creates one managed node group per pool, each on a launch template with IMDSv2 required and an encrypted gp3 root", () => {
@@ -119,6 +157,41 @@ describe("ComputeCluster", () => {
       labels: { "taskfleet.io/pool": "broker" },
       taints: [{ key: "taskfleet.io/pool", value: "broker", effect: "NO_SCHEDULE" }],
     });
+  });
+
+  it("with a private endpoint, admits the deployer networks on 443 to the cluster security group before any Kubernetes call", () => {
+    const cluster = find(privateOnly, "aws:eks/cluster:Cluster", "p-eks");
+    expect(cluster.inputs.vpcConfig).toEqual({
+      subnetIds: ["subnet-a", "subnet-b", "subnet-c"],
+      endpointPrivateAccess: true,
+      endpointPublicAccess: false,
+    });
+    expect(
+      find(privateOnly, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "p-api-0")
+        .inputs,
+    ).toMatchObject({
+      securityGroupId: "sg-p-eks-cluster",
+      ipProtocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      cidrIpv4: "10.100.0.0/16",
+    });
+    expect(find(privateOnly, "pulumi:providers:kubernetes", "p-k8s").dependsOn).toContain(
+      "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule::p-api-0",
+    );
+  });
+
+  it("refuses an EKS cluster nobody is admitted to, or a public endpoint open to all", async () => {
+    const { ComputeCluster } = await import("../../components/compute/computeCluster.js");
+    const args = { region: "us-east-1", subnetIds: ["subnet-a"] };
+    expect(
+      () => new ComputeCluster("x", { ...args, publicAccessCidrs: ["203.0.113.0/24"] }),
+    ).toThrow(
+      "adminRoleArns: [] is empty; give at least the role pulumi up runs as (no principal is admitted implicitly)",
+    );
+    expect(() => new ComputeCluster("y", { ...args, adminRoleArns: [DEPLOY] })).toThrow(
+      "publicAccessCidrs: [] is empty with a public endpoint; list the networks allowed to reach it",
+    );
   });
 
   it("installs the EBS CSI driver and KEDA", () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseRegionConfig } from "../../components/config/regionConfig.js";
 import { valueOf } from "../../cli/planEngine.js";
-import { at, find, mocked, ofType, type RecordedResource } from "./support.js";
+import { at, EKS_ACCESS, find, mocked, ofType, type RecordedResource } from "./support.js";
 
 describe("Region", () => {
   let res: RecordedResource[];
@@ -10,7 +10,7 @@ describe("Region", () => {
     const engine = await mocked();
     const { Region } = await import("../../components/region.js");
     const r = new Region("r", {
-      config: parseRegionConfig({ region: "eu-west-1" }),
+      config: parseRegionConfig({ region: "eu-west-1", cluster: EKS_ACCESS }),
       broker: { nodes: 3 },
     });
     outputs = Object.fromEntries(
@@ -94,6 +94,7 @@ describe("Region", () => {
     const { Region } = await import("../../components/region.js");
     const config = parseRegionConfig({
       region: "eu-west-1",
+      cluster: EKS_ACCESS,
       workers: { pools: [{ name: "reports" }] },
     });
     expect(() => new Region("bad", { config })).toThrowError(
@@ -140,6 +141,7 @@ describe("Region with federation peers and broker TLS", () => {
     new Region("r", {
       config: parseRegionConfig({
         region: "eu-west-1",
+        cluster: EKS_ACCESS,
         federation: { peers: [{ region: "us-east-1", stack: "acme/taskfleet/prod-us-east-1" }] },
       }),
       broker: {

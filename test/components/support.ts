@@ -11,6 +11,12 @@ import {
 
 export type { RecordedResource };
 
+/** What an EKS stack must say about reaching its API server (`taskfleet:cluster`), for tests. */
+export const EKS_ACCESS = Object.freeze({
+  publicAccessCidrs: ["203.0.113.0/24"],
+  deployRoleArn: "arn:aws:iam::111122223333:role/taskfleet-deploy",
+});
+
 export async function mocked(options: MockEngineOptions = {}): Promise<MockEngine> {
   return installMocks(options);
 }

@@ -101,6 +101,7 @@ describe("the policy pack served over the analyzer protocol", () => {
     expect(
       info.getPoliciesList().map((p) => [p.getName(), LEVEL[p.getEnforcementlevel()]]),
     ).toEqual([
+      ["eks-public-endpoint-restricted", "mandatory"],
       ["broker-storage-ssd", "mandatory"],
       ["broker-odd-node-count", "mandatory"],
       ["broker-network-policy", "mandatory"],

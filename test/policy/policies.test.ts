@@ -89,6 +89,7 @@ const netpol = (matchLabels: Record<string, string>, namespace = "taskfleet"): F
 describe("the pack", () => {
   it("lists every policy once, all mandatory", () => {
     expect(POLICIES.map((p) => [p.name, p.enforcementLevel])).toEqual([
+      ["eks-public-endpoint-restricted", "mandatory"],
       ["broker-storage-ssd", "mandatory"],
       ["broker-odd-node-count", "mandatory"],
       ["broker-network-policy", "mandatory"],

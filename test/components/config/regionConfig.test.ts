@@ -9,6 +9,7 @@ import {
 } from "../../../components/config/stackValues.js";
 import { validateStacks } from "../../../components/config/stacks.js";
 import { planRegion } from "../../../components/regionPlan.js";
+import { EKS_ACCESS } from "../support.js";
 
 const base = { region: "eu-west-1" };
 const parse = (extra: Record<string, unknown>) => () => parseRegionConfig({ ...base, ...extra });
@@ -23,7 +24,9 @@ describe("parseRegionConfig: defaults", () => {
     expect(c.cluster).toMatchObject({
       mode: "eks",
       kubernetesVersion: "1.33",
-      endpointPublicAccess: false,
+      endpointPublicAccess: true,
+      publicAccessCidrs: [],
+      adminRoleArns: [],
     });
     expect(c.brokerCluster).toMatchObject({
       volumeType: "gp3",
@@ -285,9 +288,10 @@ describe("parseRegionConfig: exact messages", () => {
 });
 
 describe("planRegion: checks across the broker description", () => {
+  const eks = { ...base, cluster: EKS_ACCESS };
   it("refuses a pool on a queue class the broker does not have, naming the classes", () => {
     const c = parseRegionConfig({
-      ...base,
+      ...eks,
       workers: { pools: [{ name: "reports", queue: "reports" }] },
     });
     expect(() => planRegion(c, {})).toThrowError(
@@ -295,12 +299,12 @@ describe("planRegion: checks across the broker description", () => {
     );
   });
   it("passes the broker spec's own message through (even node count)", () => {
-    expect(() => planRegion(parseRegionConfig(base), { nodes: 4 })).toThrowError(
+    expect(() => planRegion(parseRegionConfig(eks), { nodes: 4 })).toThrowError(
       /^taskfleet:broker\.nodes: 4/,
     );
   });
   it("consumes the shard queues of a sharded class", () => {
-    const plan = planRegion(parseRegionConfig(base), {
+    const plan = planRegion(parseRegionConfig(eks), {
       sharding: { enabled: true, classes: ["default"], shardCount: 2 },
     });
     expect(plan.workerPools.map((p) => p.queues)).toEqual([
