@@ -28,7 +28,7 @@ export default async function main(): Promise<Record<string, pulumi.Output<unkno
   });
   const region = new Region(
     "taskfleet",
-    { config: parsed, broker: raw.broker, tags },
+    { config: parsed, broker: raw.broker, tags, stack },
     { providers: { aws: provider } },
   );
   return region.outputs;

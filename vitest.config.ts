@@ -13,7 +13,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts", "worker-runtime/test/**/*.test.ts", "policy/**/*.test.ts"],
-    globalSetup: ["test/globalSetup.ts"],
+    globalSetup: ["test/globalSetup.ts", "test/support/planCacheSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     teardownTimeout: 60_000,

@@ -25,6 +25,12 @@ export interface RegionArgs {
   readonly namespace?: string;
   /** Tags added to every AWS resource. @default { "taskfleet:region": <region> } */
   readonly tags?: Record<string, string>;
+  /**
+   * The stack's name, carried by every physical name AWS requires unique, so two stacks in one
+   * account (`dev` and `prod-us-east-1`) never collide.
+   * @default pulumi.getStack()
+   */
+  readonly stack?: string;
 }
 
 export const REGION_DEFAULTS = Object.freeze({
@@ -79,6 +85,7 @@ export class Region extends pulumi.ComponentResource {
     super(Region.TOKEN, name, {}, opts);
     this.plan = plan;
     const ns = args.namespace ?? REGION_DEFAULTS.namespace;
+    const stack = args.stack ?? pulumi.getStack();
     const tags = {
       "taskfleet:region": cfg.region,
       "taskfleet:environment": cfg.environment,
@@ -105,6 +112,7 @@ export class Region extends pulumi.ComponentResource {
       {
         mode: cfg.cluster.mode,
         region: cfg.region,
+        stack,
         subnetIds: eks ? network.privateSubnetIds : undefined,
         kubernetesVersion: cfg.cluster.kubernetesVersion,
         endpointPublicAccess: cfg.cluster.endpointPublicAccess,
@@ -151,6 +159,7 @@ export class Region extends pulumi.ComponentResource {
     const storage = new Storage(
       `${name}-storage`,
       {
+        stack,
         vpcId: network.vpcId,
         vpcCidr: network.cidr,
         privateSubnetIds: network.privateSubnetIds,

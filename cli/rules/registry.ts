@@ -27,6 +27,7 @@ import {
   podHasANodePool,
   poolHoldsMaxReplicas,
 } from "./capacity.js";
+import { kubernetesObjectNames, physicalNameLimits, physicalNamePerStack } from "./names.js";
 import { kedaSupportsKubernetes, customResourcesAfterTheirCrds } from "./order.js";
 import { formatFinding, type Finding, type Rule, type RuleContext } from "./rule.js";
 
@@ -43,6 +44,10 @@ export const RULES: readonly Rule[] = [
   // who reaches the cluster
   eksEndpointReachable,
   eksAccessEntries,
+  // names
+  physicalNameLimits,
+  physicalNamePerStack,
+  kubernetesObjectNames,
 ];
 
 /** Runs `rules` over one stack's plan. */

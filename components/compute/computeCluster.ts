@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { physicalName } from "../config/physicalNames.js";
 import {
   eksKubeconfig,
   IMDS_V2_REQUIRED,
@@ -18,6 +19,12 @@ export interface ComputeClusterArgs {
    * @default "eks"
    */
   readonly mode?: "eks" | "existing";
+  /**
+   * The stack, carried by the cluster's name and its IAM roles' names, so two stacks in one
+   * account never collide.
+   * @default name
+   */
+  readonly stack?: string;
   /** AWS region the kubeconfig's token command asks for (mode `eks`). @default - required for mode "eks" */
   readonly region?: string;
   /** Private subnets of the nodes and the control plane's network interfaces. @default - required for mode "eks" */
@@ -181,6 +188,7 @@ export class ComputeCluster extends pulumi.ComponentResource {
       return;
     }
     const region = args.region!;
+    const stack = args.stack ?? name;
     const tags = args.tags ?? {};
     const parent = { parent: this };
     this.nodePools = planNodePools({
@@ -190,9 +198,14 @@ export class ComputeCluster extends pulumi.ComponentResource {
     });
     this.managedNodePools = true;
 
+    // IAM names are account-wide: a prefix with the stack, completed by a unique suffix.
     const clusterRole = new aws.iam.Role(
       `${name}-cluster`,
-      { assumeRolePolicy: assumeRole("eks.amazonaws.com"), tags },
+      {
+        namePrefix: `${physicalName(stack, "eks-cluster", 37)}-`,
+        assumeRolePolicy: assumeRole("eks.amazonaws.com"),
+        tags,
+      },
       parent,
     );
     const clusterPolicy = new aws.iam.RolePolicyAttachment(
@@ -212,6 +225,7 @@ export class ComputeCluster extends pulumi.ComponentResource {
     const cluster = new aws.eks.Cluster(
       `${name}-eks`,
       {
+        name: physicalName(stack, "eks", 100),
         roleArn: clusterRole.arn,
         version: args.kubernetesVersion ?? COMPUTE_DEFAULTS.kubernetesVersion,
         vpcConfig: {
@@ -232,7 +246,11 @@ export class ComputeCluster extends pulumi.ComponentResource {
 
     const nodeRole = new aws.iam.Role(
       `${name}-node`,
-      { assumeRolePolicy: assumeRole("ec2.amazonaws.com"), tags },
+      {
+        namePrefix: `${physicalName(stack, "eks-node", 37)}-`,
+        assumeRolePolicy: assumeRole("ec2.amazonaws.com"),
+        tags,
+      },
       parent,
     );
     const nodePolicies = NODE_POLICIES.map(

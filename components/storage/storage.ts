@@ -1,13 +1,12 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { physicalName } from "../config/physicalNames.js";
 import {
   archiveLifecycleRules,
   MAX_RESULT_STORE_REPLICAS,
   OPENSEARCH_SERVICE,
-  openSearchDomainName,
   PRIMARY_OUTPUTS,
-  replicationGroupId,
   resultBackendUrl,
   resultStoreSettings,
 } from "./storagePlan.js";
@@ -59,6 +58,13 @@ export interface StorageArgs {
    * it; the others, and accounts that already have it, say `false`. @default true
    */
   readonly createOpenSearchServiceLinkedRole?: boolean;
+  /**
+   * The stack, carried by every physical name AWS requires unique (replication group, Global
+   * Datastore suffix, OpenSearch domain, archive bucket prefix), so two stacks in one account
+   * never collide (components/config/physicalNames.ts).
+   * @default name
+   */
+  readonly stack?: string;
   /** OpenSearch engine version. @default "OpenSearch_2.19" */
   readonly openSearchEngineVersion?: string;
   /** OpenSearch data node type. @default "r6g.large.search" */
@@ -134,6 +140,7 @@ export class Storage extends pulumi.ComponentResource {
       );
     }
     super(Storage.TOKEN, name, {}, opts);
+    const stack = args.stack ?? name;
     const tags = args.tags ?? {};
     const parent = { parent: this };
 
@@ -212,7 +219,7 @@ export class Storage extends pulumi.ComponentResource {
           replicas,
           zones: args.availabilityZones ?? [],
         }),
-        replicationGroupId: replicationGroupId(`${name}-redis`),
+        replicationGroupId: physicalName(stack, "results", 40),
         description: `taskfleet result backend (${name})`,
         subnetGroupName: subnetGroup.name,
         securityGroupIds: [redisSg.id],
@@ -226,7 +233,7 @@ export class Storage extends pulumi.ComponentResource {
       const global = new aws.elasticache.GlobalReplicationGroup(
         `${name}-global`,
         {
-          globalReplicationGroupIdSuffix: replicationGroupId(`${name}-results`),
+          globalReplicationGroupIdSuffix: physicalName(stack, "results", 40),
           primaryReplicationGroupId: group.id,
           globalReplicationGroupDescription: `taskfleet result backend; secondaries: ${secondaries.join(", ") || "none yet"}`,
         },
@@ -288,7 +295,7 @@ export class Storage extends pulumi.ComponentResource {
         : undefined;
     const identity = aws.getCallerIdentityOutput({}, parent);
     const partition = aws.getPartitionOutput({}, parent);
-    const domainName = openSearchDomainName(`${name}-events`);
+    const domainName = physicalName(stack, "events", 28);
     const domain = new aws.opensearch.Domain(
       `${name}-events`,
       {
@@ -337,7 +344,12 @@ export class Storage extends pulumi.ComponentResource {
     this.openSearchEndpoint = domain.endpoint;
 
     // ---- archive (S3) ----
-    const bucket = new aws.s3.Bucket(`${name}-archive`, { forceDestroy: false, tags }, parent);
+    const bucket = new aws.s3.Bucket(
+      `${name}-archive`,
+      // S3 completes the prefix with a unique suffix (bucket names are global across AWS).
+      { bucketPrefix: `${physicalName(stack, "archive", 36)}-`, forceDestroy: false, tags },
+      parent,
+    );
     new aws.s3.BucketPublicAccessBlock(
       `${name}-archive`,
       {

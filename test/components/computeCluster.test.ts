@@ -110,12 +110,12 @@ describe("ComputeCluster", () => {
 
   it("gives each admin role (deduplicated) an access entry and cluster-admin policy, which the Kubernetes provider waits for", () => {
     expect(ofType(eks, "aws:eks/accessEntry:AccessEntry").map((e) => e.inputs)).toEqual([
-      { clusterName: "c-eks-cluster", principalArn: DEPLOY, type: "STANDARD" },
-      { clusterName: "c-eks-cluster", principalArn: ADMIN, type: "STANDARD" },
+      { clusterName: "c-eks", principalArn: DEPLOY, type: "STANDARD" },
+      { clusterName: "c-eks", principalArn: ADMIN, type: "STANDARD" },
     ]);
     const assoc = find(eks, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "c-admin-1");
     expect(assoc.inputs).toEqual({
-      clusterName: "c-eks-cluster",
+      clusterName: "c-eks",
       principalArn: ADMIN,
       policyArn: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
       accessScope: { type: "cluster" },

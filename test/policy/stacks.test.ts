@@ -4,7 +4,8 @@
  * CI holds for the stacks the repository ships.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { planStack, stackNames } from "../../cli/plan.js";
+import { stackNames } from "../../cli/plan.js";
+import { cachedPlan } from "../support/plans.js";
 import type { RecordedResource } from "../../cli/planEngine.js";
 import { isBrokerStatefulSet, POLICIES, T } from "../../policy/policies.js";
 import { checkResource, checkStack, type Fixture } from "./harness.js";
@@ -48,7 +49,7 @@ async function violations(fx: readonly Fixture[]): Promise<string[]> {
 describe("the shipped stacks against the policy pack", () => {
   const rendered = new Map<string, Fixture[]>();
   beforeAll(async () => {
-    for (const s of stacks) rendered.set(s, fixtures((await planStack(s)).resources));
+    for (const s of stacks) rendered.set(s, fixtures((await cachedPlan(s)).resources));
   }, 120_000);
 
   it("ships the three production regions and dev", () => {

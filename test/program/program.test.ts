@@ -4,7 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { planStack, validateStackFolder, type PlanResult } from "../../cli/plan.js";
+import { validateStackFolder, type PlanResult } from "../../cli/plan.js";
+import { cachedPlan } from "../support/plans.js";
 import { validateK8s } from "../components/k8sSchema.js";
 import { at, find, ofType } from "../components/support.js";
 
@@ -18,7 +19,7 @@ const REGION_OF: Record<string, string> = {
 const plans: Record<string, PlanResult> = {};
 
 beforeAll(async () => {
-  for (const stack of [...PROD, "dev"]) plans[stack] = await planStack(stack);
+  for (const stack of [...PROD, "dev"]) plans[stack] = await cachedPlan(stack);
 }, 120_000);
 
 describe("the stack folder", () => {

@@ -4,7 +4,7 @@
  * assert a rule rejects it.
  */
 import { expect } from "vitest";
-import { planStack, stackFolder, type PlanResult } from "../../cli/plan.js";
+import { stackFolder, type PlanResult } from "../../cli/plan.js";
 import { formatFinding, ruleById } from "../../cli/rules/registry.js";
 import {
   keyOf,
@@ -14,16 +14,11 @@ import {
 } from "../../cli/rules/rule.js";
 import type { RegionConfig } from "../../components/config/regionConfig.js";
 
-const plans = new Map<string, Promise<PlanResult>>();
+import { cachedPlan } from "../support/plans.js";
 
-/** The plan of a shipped stack (planned once per test file). */
+/** The plan of a shipped stack (planned once per test run). */
 export function planOf(stack: string): Promise<PlanResult> {
-  let p = plans.get(stack);
-  if (p === undefined) {
-    p = planStack(stack);
-    plans.set(stack, p);
-  }
-  return p;
+  return cachedPlan(stack);
 }
 
 /** The rule context `taskfleet plan` builds for a shipped stack. */
