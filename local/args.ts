@@ -13,6 +13,8 @@ export interface LocalOptions {
   brokerNodes: number;
   /** Tasks in the demo workload; 0 runs no demo. @default 20000 (0 with --tasks and no workload) */
   demo: number | undefined;
+  /** Tasks per batch request of the demo; 1 = one request per task (`--one-by-one`). @default 500 */
+  batchSize: number;
   /** Exit after the demo instead of staying up. */
   exit: boolean;
   /** Print the summary as JSON on stdout (progress and logs go to stderr). */
@@ -26,6 +28,7 @@ export interface LocalOptions {
 
 export const DEFAULT_DEMO_TASKS = 20_000;
 export const MAX_DEMO_TASKS = 1_000_000;
+export const DEFAULT_BATCH_SIZE = 500;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -40,6 +43,8 @@ runs a demo workload through both task APIs, prints a summary, then stays up unt
   --state-dir <path>    folder this run owns: data, logs, pids               [.taskfleet/local]
   --broker-nodes <n>    RabbitMQ nodes per region: 1, 3 or 5 (clustered)     [1]
   --demo <n>            tasks in the demo workload, 0 for none               [${DEFAULT_DEMO_TASKS}]
+  --batch-size <n>      tasks per POST /v1/tasks/batch of the demo (1-1000)  [${DEFAULT_BATCH_SIZE}]
+  --one-by-one          the demo sends one POST /v1/tasks per task (= --batch-size 1)
   --exit                exit after the demo instead of staying up
   --json                print the summary as JSON on stdout
   --tasks <module>      run your own task module (.js/.mjs/.ts exporting app) instead of the demo's
@@ -71,6 +76,7 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): LocalOp
     stateDir: resolve(cwd, ".taskfleet/local"),
     brokerNodes: 1,
     demo: undefined,
+    batchSize: DEFAULT_BATCH_SIZE,
     exit: false,
     json: false,
     tasks: undefined,
@@ -116,6 +122,13 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): LocalOp
       case "--tasks":
         o.tasks = resolve(cwd, take());
         break;
+      case "--batch-size":
+        o.batchSize = count(take(), "--batch-size", 1, 1000);
+        break;
+      case "--one-by-one":
+        if (inline !== undefined) throw new UsageError(`${flag}: takes no value`);
+        o.batchSize = 1;
+        break;
       case "--exit":
       case "--json":
       case "--down":
@@ -131,7 +144,7 @@ export function parseArgs(argv: readonly string[], cwd = process.cwd()): LocalOp
         break;
       default:
         throw new UsageError(
-          `${raw}: unknown flag; flags are --stack, --state-dir, --broker-nodes, --demo, --exit, --json, --tasks, --down, --help`,
+          `${raw}: unknown flag; flags are --stack, --state-dir, --broker-nodes, --demo, --batch-size, --one-by-one, --exit, --json, --tasks, --down, --help`,
         );
     }
   }

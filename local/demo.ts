@@ -1,9 +1,11 @@
 /**
- * The demo workload: sends tasks through the task APIs of every region over HTTP (keep-alive, a
- * bounded number in flight), follows their results on the result backend's channels (Celery's
- * Redis backend PUBLISHes every stored result on `celery-task-meta-<id>`), and records per task
- * what the summary needs. A 503 (queue full) is retried after its `Retry-After`, so every task is
- * either accepted or reported as not accepted.
+ * The demo workload: sends tasks through the task APIs of every region over HTTP with each
+ * region's bearer token (keep-alive, a bounded number in flight) — in batches of `batchSize`
+ * through `POST /v1/tasks/batch` by default, or one request per task — follows their results on the
+ * result backend's channels (Celery's Redis backend PUBLISHes every stored result on
+ * `celery-task-meta-<id>`), and records per task what the summary needs. A 503 or 429 (queue full,
+ * API busy) is sent again after its `Retry-After` — for a batch, only the tasks it refused — so
+ * every task is either accepted or reported as not accepted.
  */
 import { Agent, request } from "node:http";
 import { Redis } from "ioredis";
@@ -27,6 +29,8 @@ export interface DemoApi {
   region: string;
   /** Base URL, e.g. http://127.0.0.1:8123 */
   url: string;
+  /** Bearer token of a client that may send the workload's tasks. */
+  token: string;
   /** Share of the workload sent to this API (relative weight). */
   weight: number;
 }
@@ -37,7 +41,9 @@ export interface DemoOptions {
   resultRedisUrls: readonly string[];
   count: number;
   workload: Workload;
-  /** Requests in flight at once. @default 64 */
+  /** Tasks per `POST /v1/tasks/batch`; 1 sends one `POST /v1/tasks` per task. @default 500 */
+  batchSize?: number;
+  /** Requests in flight at once. @default 64 one by one, 8 in batches */
   concurrency?: number;
   /** Give up waiting when no task finished for this long. @default 60000 */
   idleTimeoutMs?: number;
@@ -56,8 +62,8 @@ interface PostAnswer {
   retryAfter: number;
 }
 
-function post(agent: Agent, base: string, body: string): Promise<PostAnswer> {
-  const u = new URL("/v1/tasks", base);
+function post(agent: Agent, api: DemoApi, path: string, body: string): Promise<PostAnswer> {
+  const u = new URL(path, api.url);
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -66,7 +72,11 @@ function post(agent: Agent, base: string, body: string): Promise<PostAnswer> {
         port: u.port,
         path: u.pathname,
         method: "POST",
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          authorization: `Bearer ${api.token}`,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -91,6 +101,10 @@ function post(agent: Agent, base: string, body: string): Promise<PostAnswer> {
     req.end(body);
   });
 }
+
+/** Statuses after which the same task is sent again (after Retry-After). */
+const RETRYABLE = new Set([503, 429, 409]);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Reads the worker's region from a stored result: the demo tasks return `{ region }`. */
 export function workerRegionOf(meta: Record<string, unknown>): string | undefined {
@@ -181,55 +195,127 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const startedAt = performance.now();
   let next = 0;
   const progress = setInterval(() => o.onProgress?.({ submitted, finished, total }), 200);
-  const sender = async (): Promise<void> => {
+  const newRecord = (i: number): { rec: TaskRecord; task: WorkloadTask; api: DemoApi } => {
+    const task = o.workload(i);
+    const api = pickApi(i);
+    const rec: TaskRecord = {
+      region: api.region,
+      queue: task.queue ?? task.priority ?? "default",
+      name: task.name,
+      submittedAt: performance.now(),
+      refusals: 0,
+    };
+    records.push(rec);
+    return { rec, task, api };
+  };
+  const accepted = (rec: TaskRecord, body: Record<string, unknown>): void => {
+    const id = String(body.id);
+    rec.id = id;
+    if (typeof body.queue === "string") rec.queue = body.queue;
+    byId.set(id, rec);
+    const e = early.get(id);
+    if (e) {
+      early.delete(id);
+      finish(rec, e.at, e.meta);
+    }
+    submitted++;
+  };
+  /** POSTs with retries of connection errors (the API restarting); other answers are returned. */
+  const send = async (api: DemoApi, path: string, body: string): Promise<PostAnswer> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await post(agent, api, path, body);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await sleep(200 * (attempt + 1));
+      }
+    }
+  };
+  const oneByOne = async (): Promise<void> => {
     while (next < total) {
-      const i = next++;
-      const task = o.workload(i);
-      const api = pickApi(i);
-      const rec: TaskRecord = {
-        region: api.region,
-        queue: task.queue ?? task.priority ?? "default",
-        name: task.name,
-        submittedAt: performance.now(),
-        refusals: 0,
-      };
-      records.push(rec);
+      const { rec, task, api } = newRecord(next++);
       const body = JSON.stringify(task);
       for (let attempt = 0; ; attempt++) {
-        let ans: PostAnswer;
-        try {
-          ans = await post(agent, api.url, body);
-        } catch (err) {
-          if (attempt >= 5) throw err;
-          await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
-          continue;
-        }
+        const ans = await send(api, "/v1/tasks", body);
         if (ans.status === 202) {
-          const id = String(ans.body.id);
-          rec.id = id;
-          if (typeof ans.body.queue === "string") rec.queue = ans.body.queue;
-          byId.set(id, rec);
-          const e = early.get(id);
-          if (e) {
-            early.delete(id);
-            finish(rec, e.at, e.meta);
-          }
+          accepted(rec, ans.body);
           break;
         }
-        if (ans.status === 503 && attempt < 100) {
+        if (RETRYABLE.has(ans.status) && attempt < 100) {
           rec.refusals++;
-          await new Promise((r) => setTimeout(r, ans.retryAfter * 1000));
+          await sleep(ans.retryAfter * 1000);
           continue;
         }
         throw new Error(
           `POST ${api.url}/v1/tasks answered ${ans.status}: ${JSON.stringify(ans.body)} for ${body}`,
         );
       }
-      submitted++;
     }
   };
+  const sendBatch = async (
+    api: DemoApi,
+    items: { rec: TaskRecord; task: WorkloadTask }[],
+  ): Promise<void> => {
+    let pending = items;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const ans = await send(
+        api,
+        "/v1/tasks/batch",
+        JSON.stringify({ tasks: pending.map((p) => p.task) }),
+      );
+      const per = Array.isArray(ans.body.tasks)
+        ? (ans.body.tasks as Record<string, unknown>[])
+        : [];
+      const again: typeof pending = [];
+      if (ans.status === 202 || ans.status === 207) {
+        pending.forEach((p, i) => {
+          const t = per[i] ?? {};
+          const status = ans.status === 202 ? 202 : Number(t.status);
+          if (status === 202) accepted(p.rec, t);
+          else if (RETRYABLE.has(status)) {
+            p.rec.refusals++;
+            again.push(p);
+          } else {
+            throw new Error(
+              `POST ${api.url}/v1/tasks/batch refused a task with ${status}: ${JSON.stringify(t)} for ${JSON.stringify(p.task)}`,
+            );
+          }
+        });
+      } else if (RETRYABLE.has(ans.status)) {
+        for (const p of pending) p.rec.refusals++;
+        again.push(...pending);
+      } else {
+        throw new Error(
+          `POST ${api.url}/v1/tasks/batch answered ${ans.status}: ${JSON.stringify(ans.body).slice(0, 500)}`,
+        );
+      }
+      if (again.length > 0 && attempt >= 100) {
+        throw new Error(`${again.length} tasks still refused by ${api.url} after 100 attempts`);
+      }
+      pending = again;
+      if (pending.length > 0) await sleep(ans.retryAfter * 1000);
+    }
+  };
+  const batchSize = o.batchSize ?? 500;
+  const inBatches = async (): Promise<void> => {
+    while (next < total) {
+      const start = next;
+      const end = Math.min(total, start + batchSize);
+      next = end;
+      const groups = new Map<DemoApi, { rec: TaskRecord; task: WorkloadTask }[]>();
+      for (let i = start; i < end; i++) {
+        const { rec, task, api } = newRecord(i);
+        const g = groups.get(api) ?? [];
+        g.push({ rec, task });
+        groups.set(api, g);
+      }
+      await Promise.all([...groups].map(([api, items]) => sendBatch(api, items)));
+    }
+  };
+  const sender = batchSize > 1 ? inBatches : oneByOne;
   try {
-    await Promise.all(Array.from({ length: o.concurrency ?? 64 }, sender));
+    const concurrency = o.concurrency ?? (batchSize > 1 ? 8 : 64);
+    await Promise.all(Array.from({ length: concurrency }, sender));
     const idle = o.idleTimeoutMs ?? 60_000;
     while (finished < records.length && performance.now() - lastFinishAt < idle) {
       await new Promise((r) => setTimeout(r, 100));
@@ -238,7 +324,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     for (const rec of records) {
       if (rec.state !== undefined || rec.id === undefined) continue;
       const api = o.apis.find((a) => a.region === rec.region)!;
-      const res = await fetch(`${api.url}/v1/tasks/${rec.id}`);
+      const res = await fetch(`${api.url}/v1/tasks/${rec.id}`, {
+        headers: { authorization: `Bearer ${api.token}` },
+      });
       const st = (await res.json()) as Record<string, unknown>;
       if (FINAL_STATES.includes(st.state as FinalState)) {
         finish(rec, performance.now(), { ...st, status: st.state });

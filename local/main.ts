@@ -43,7 +43,8 @@ function endpoints(regions: readonly LocalRegion[]): Record<string, unknown> {
       r.name,
       {
         api: r.apiUrl,
-        apiMetrics: `${r.apiUrl}/metrics`,
+        apiToken: r.apiToken,
+        apiMetrics: r.apiMetricsUrl,
         rabbitmqManagement: r.managementUrls(),
         rabbitmqMetrics: r.plan.ports.prometheus.map((p) => `http://127.0.0.1:${p}/metrics`),
         managementLogin: { user: r.spec.users.monitoring, password: r.plan.passwords.monitoring },
@@ -63,7 +64,8 @@ function printEndpoints(
   say("");
   for (const r of regions) {
     say(`region ${r.name}`);
-    say(`  task API          ${r.apiUrl}/v1/tasks     (metrics ${r.apiUrl}/metrics)`);
+    say(`  task API          ${r.apiUrl}/v1/tasks     (metrics ${r.apiMetricsUrl})`);
+    say(`  API token         ${r.apiToken}   (client "local-demo", any task; this run only)`);
     r.managementUrls().forEach((u, i) =>
       say(
         `  RabbitMQ ${String(i).padEnd(8)} ${u}   login ${r.spec.users.monitoring} / ${r.plan.passwords.monitoring}   (metrics http://127.0.0.1:${r.plan.ports.prometheus[i]}/metrics)`,
@@ -79,7 +81,7 @@ function printEndpoints(
   say(`state folder: ${state.path} (logs: */*.log)`);
   if (exampleTask !== undefined) {
     say(
-      `try: curl -s -XPOST ${regions[0]!.apiUrl}/v1/tasks -H 'content-type: application/json' -d '${JSON.stringify(exampleTask)}'`,
+      `try: curl -s -XPOST ${regions[0]!.apiUrl}/v1/tasks -H 'authorization: Bearer ${regions[0]!.apiToken}' -H 'content-type: application/json' -d '${JSON.stringify(exampleTask)}'`,
     );
   }
 }
@@ -172,10 +174,18 @@ export async function main(argv: string[]): Promise<number> {
 
     let summary: Summary | null = null;
     if (demoCount > 0 && workload) {
-      say(`\ndemo: ${demoCount.toLocaleString("en-US")} tasks through both regions' task APIs`);
+      say(
+        `\ndemo: ${demoCount.toLocaleString("en-US")} tasks through both regions' task APIs (${opts.batchSize > 1 ? `batches of ${opts.batchSize}` : "one request per task"})`,
+      );
       const bar = new ProgressBar();
       const res = await runDemo({
-        apis: regions.map((r, k) => ({ region: r.name, url: r.apiUrl, weight: k === 0 ? 3 : 1 })),
+        apis: regions.map((r, k) => ({
+          region: r.name,
+          url: r.apiUrl,
+          token: r.apiToken,
+          weight: k === 0 ? 3 : 1,
+        })),
+        batchSize: opts.batchSize,
         resultRedisUrls: [primary.redisUrl],
         count: demoCount,
         workload,

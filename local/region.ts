@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { newToken } from "../worker-runtime/src/api/auth.js";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -40,6 +41,8 @@ export interface RegionPorts {
   dist: number[];
   redis: number;
   api: number;
+  /** The API's `/metrics` port (not the task port). */
+  apiMetrics: number;
   workerHealth: number[];
 }
 
@@ -69,6 +72,8 @@ export interface StartRegionOptions {
   redisPrimary?: { port: number };
   /** Result backend every worker writes to (the primary's Redis). */
   resultBackendForWorkers: () => string;
+  /** Writable Redis for the API's task owners and idempotency keys (the primary's). */
+  stateRedisForApi: () => string;
   /** Task module the workers run (`-A`). */
   tasksModule: string;
   /** `taskfleet api` routing flags. */
@@ -94,12 +99,18 @@ export class LocalRegion {
   api: { child: ChildProcess; port: number; logFile: string } | null = null;
   readonly plan: RegionPlan;
   readonly spec: BrokerSpec;
+  /** The bearer token of this region's API client "local-demo" (may send any task). */
+  readonly apiToken: string;
+  private readonly tokensLine: string;
   private stopping = false;
 
   constructor(plan: RegionPlan, spec: BrokerSpec) {
     this.name = plan.name;
     this.plan = plan;
     this.spec = spec;
+    const t = newToken("local-demo", ["*"]);
+    this.apiToken = t.token;
+    this.tokensLine = t.line;
   }
 
   url(role: BrokerRole): string {
@@ -113,6 +124,10 @@ export class LocalRegion {
 
   get apiUrl(): string {
     return `http://127.0.0.1:${this.plan.ports.api}`;
+  }
+
+  get apiMetricsUrl(): string {
+    return `http://127.0.0.1:${this.plan.ports.apiMetrics}/metrics`;
   }
 
   get redisUrl(): string {
@@ -262,6 +277,9 @@ export class LocalRegion {
       this.workers.push({ name, pool: lp, healthPort, child, logFile });
     });
     const logFile = join(plan.dir, "api.log");
+    // The API holds only the token's hash, in a file only this user reads.
+    const tokensFile = join(plan.dir, "api-tokens");
+    writeFileSync(tokensFile, `${this.tokensLine}\n`, { mode: 0o600 });
     const apiChild = startLogged(
       process.execPath,
       [
@@ -275,6 +293,15 @@ export class LocalRegion {
         this.url("producers"),
         "--backend",
         this.redisUrl,
+        "--state-redis",
+        o.stateRedisForApi(),
+        "--tokens-file",
+        tokensFile,
+        "--metrics-port",
+        String(plan.ports.apiMetrics),
+        // One demo client sends everything; the per-client caps are the API's defaults.
+        "--rate-limit",
+        "0",
         ...o.apiArgs,
       ],
       {

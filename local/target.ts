@@ -95,7 +95,7 @@ export class LocalTarget {
     const names = localRegionNames(o.stack.config);
     const n = o.brokerNodes;
     const poolCount = o.stack.config.workers.pools.length;
-    const perRegion = 4 * n + 2 + poolCount;
+    const perRegion = 4 * n + 3 + poolCount;
     const ports = await freePorts(perRegion * 2);
     const plans: RegionPlan[] = names.map((name, k) => {
       const p = ports.slice(k * perRegion, (k + 1) * perRegion);
@@ -110,7 +110,8 @@ export class LocalTarget {
           dist: p.slice(3 * n, 4 * n),
           redis: p[4 * n]!,
           api: p[4 * n + 1]!,
-          workerHealth: p.slice(4 * n + 2),
+          apiMetrics: p[4 * n + 2]!,
+          workerHealth: p.slice(4 * n + 3),
         },
       };
     });
@@ -137,6 +138,7 @@ export class LocalTarget {
           peer: { region: peer.name, federationPassword: peer.plan.passwords.federation },
           ...(k === 0 ? {} : { redisPrimary: { port: primary.plan.ports.redis } }),
           resultBackendForWorkers: () => primary.redisUrl,
+          stateRedisForApi: () => primary.redisUrl,
           tasksModule: o.tasksModule,
           apiArgs: apiRoutingArgs(r.spec, all),
           state,

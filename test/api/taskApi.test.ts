@@ -1,7 +1,7 @@
 /**
  * The task API against the shared real RabbitMQ and Redis: what a 202 means (the broker holds the
- * task, as a Celery v2 message), results read back, exact 400 messages, 413, and full queues
- * answered with 503 + Retry-After with nothing silently dropped.
+ * task, as a Celery v2 message), results read back by the client that sent the task, exact 400
+ * messages, 413, 415, and full queues answered with 503 + Retry-After with nothing silently dropped.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -11,6 +11,7 @@ import { BrokerGateway } from "../../worker-runtime/src/api/gateway.js";
 import { ResultBackend } from "../../worker-runtime/src/backend/resultBackend.js";
 import type { ApiRouting } from "../../worker-runtime/src/api/validate.js";
 import { freePort } from "../../local/services/index.js";
+import { clients, tokenOf } from "./support.js";
 
 const tag = `apitest-${randomUUID().slice(0, 8)}`;
 const Q_HIGH = `${tag}.high_priority`;
@@ -37,7 +38,9 @@ let conn: ChannelModel;
 let ch: Channel;
 let api: TaskApi;
 let base: string;
+let metricsBase: string;
 let backend: ResultBackend;
+const auth = { authorization: `Bearer ${tokenOf("alice")}` };
 
 async function post(
   body: unknown,
@@ -45,7 +48,7 @@ async function post(
 ): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${base}/v1/tasks`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...auth },
     body: raw ?? JSON.stringify(body),
   });
   return {
@@ -84,10 +87,12 @@ beforeAll(async () => {
     }),
     routing,
     region: "test-a",
+    clients: clients(),
     maxBodyBytes: 4096,
     retryAfterSeconds: 2,
   });
   base = `http://127.0.0.1:${await api.listen(0)}`;
+  metricsBase = `http://127.0.0.1:${await api.listenMetrics(0)}`;
 });
 
 afterAll(async () => {
@@ -191,9 +196,24 @@ describe("POST /v1/tasks", () => {
         "countdown: -1 is not a delay; use a number of seconds from 0 to 2592000",
       ],
       [
-        { name: "a", expires: "tomorrow" },
+        { name: "a", expires: 3e6 },
         "expires",
-        'expires: "tomorrow" is not an expiry; use a number of seconds > 0 or an ISO-8601 time such as "2030-01-01T00:00:00Z"',
+        "expires: 3000000 is more than 2592000 seconds (30 days) away; use a number of seconds from 1 to 2592000",
+      ],
+      [
+        { name: "a", countdown: 60, expires: 30 },
+        "expires",
+        "expires: the task would expire before its countdown of 60 s ends; give an expiry after the countdown, or none",
+      ],
+      [
+        { name: "a", args: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]] },
+        "args",
+        "args: nested deeper than 32 levels of arrays and objects; flatten it (at most 32 levels)",
+      ],
+      [
+        { name: "a", key: "k".repeat(250) },
+        "key",
+        `key: "${"k".repeat(56)}... makes a routing key of 258 bytes; AMQP allows 255, so use a key of at most 247 bytes (UTF-8)`,
       ],
       [
         { name: "a", expires: "2001-01-01T00:00:00Z" },
@@ -219,15 +239,34 @@ describe("POST /v1/tasks", () => {
         json: { error: "bad_request", field, message },
       });
     }
+    const tomorrow = await post({ name: "a", expires: "tomorrow" });
+    expect(tomorrow.json.message).toMatch(
+      /^expires: "tomorrow" is not an expiry; use a number of seconds > 0 or an ISO-8601 time such as "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"$/,
+    );
     const bad = await post(undefined, "{not json");
     expect(bad.status).toBe(400);
     expect(bad.json.field).toBe("body");
     expect(String(bad.json.message)).toMatch(/^body: not valid JSON \(/);
   });
 
+  it("refuses a body that is not JSON with 415 naming content-type", async () => {
+    const res = await fetch(`${base}/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "text/plain", ...auth },
+      body: JSON.stringify({ name: "a" }),
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual({
+      error: "unsupported_media_type",
+      field: "content-type",
+      message: 'content-type: "text/plain" is not accepted; send the body as application/json',
+    });
+  });
+
   it("refuses a body over the size limit with 413", async () => {
     const r = await post({ name: "a", args: ["x".repeat(5000)] });
     expect(r.status).toBe(413);
+    expect(r.json.field).toBe("body");
     expect(r.json.message).toBe(
       "body: larger than 4096 bytes; send at most 4096 bytes (store big inputs elsewhere and pass a reference)",
     );
@@ -257,7 +296,7 @@ describe("POST /v1/tasks", () => {
       ids.add(m.properties.correlationId as string);
     }
     expect(ids).toEqual(new Set(accepted.map((a) => a.json.id as string)));
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`${metricsBase}/metrics`)).text();
     expect(metrics).toContain(
       `taskfleet_api_publish_rejected_total{queue="tiny",reason="nack"} ${refused.length}`,
     );
@@ -272,15 +311,16 @@ describe("POST /v1/tasks", () => {
 
 describe("GET /v1/tasks/{id}", () => {
   it("reports PENDING, then the stored result, then a failure's type and message", async () => {
+    const get = async (id: string): Promise<unknown> =>
+      (await fetch(`${base}/v1/tasks/${id}`, { headers: auth })).json();
     const r = await post({ name: "math.add", args: [2, 3] });
     const id = r.json.id as string;
-    expect(await (await fetch(`${base}/v1/tasks/${id}`)).json()).toEqual({ id, state: "PENDING" });
+    expect(await get(id)).toEqual({ id, state: "PENDING" });
     await backend.store({ taskId: id, status: "SUCCESS", result: 5 });
-    const ok = (await (await fetch(`${base}/v1/tasks/${id}`)).json()) as Record<string, unknown>;
-    expect(ok).toMatchObject({ id, state: "SUCCESS", result: 5 });
-    const id2 = randomUUID();
+    expect(await get(id)).toMatchObject({ id, state: "SUCCESS", result: 5 });
+    const id2 = (await post({ name: "math.div", args: [1, 0] })).json.id as string;
     await backend.store({ taskId: id2, status: "FAILURE", error: new RangeError("too big") });
-    const bad = (await (await fetch(`${base}/v1/tasks/${id2}`)).json()) as Record<string, unknown>;
+    const bad = (await get(id2)) as Record<string, unknown>;
     expect(bad).toMatchObject({
       id: id2,
       state: "FAILURE",
@@ -290,7 +330,7 @@ describe("GET /v1/tasks/{id}", () => {
   });
 
   it("refuses a malformed id with 400", async () => {
-    const res = await fetch(`${base}/v1/tasks/${encodeURIComponent("../etc")}`);
+    const res = await fetch(`${base}/v1/tasks/${encodeURIComponent("../etc")}`, { headers: auth });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { field: string }).field).toBe("id");
   });
@@ -311,6 +351,7 @@ describe("health, readiness and metrics", () => {
       }),
       routing,
       region: "test-b",
+      clients: clients(),
     });
     const port = await lonely.listen(0);
     try {
@@ -319,17 +360,22 @@ describe("health, readiness and metrics", () => {
       expect(await r.json()).toMatchObject({ status: "not_ready", broker: false, backend: true });
       const p = await fetch(`http://127.0.0.1:${port}/v1/tasks`, {
         method: "POST",
+        headers: { "content-type": "application/json", ...auth },
         body: JSON.stringify({ name: "x" }),
       });
       expect(p.status).toBe(503);
       expect(p.headers.get("retry-after")).toBe("1");
+      // A 5xx names no host, address or user: the broker URL is in the log only.
+      const text = JSON.stringify(await p.json());
+      expect(text).not.toMatch(/127\.0\.0\.1|guest|ECONNREFUSED|amqp:/);
     } finally {
       await lonely.close();
     }
   });
 
   it("exposes request counts by route and status and the publish latency histogram", async () => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${metricsBase}/metrics`)).text();
+    expect((await fetch(`${base}/metrics`, { headers: auth })).status).toBe(404);
     expect(text).toMatch(
       /taskfleet_api_requests_total\{method="POST",route="\/v1\/tasks",status="202"\} \d+/,
     );

@@ -18,6 +18,7 @@ describe("npm run local flags", () => {
       stack: "dev",
       stateDir: "/repo/.taskfleet/local",
       brokerNodes: 1,
+      batchSize: 500,
       exit: false,
       json: false,
       down: false,
@@ -49,6 +50,8 @@ describe("npm run local flags", () => {
       tasks: "/repo/t.js",
     });
     expect(parseArgs(["--stack", "my/own.yaml"], "/repo").stack).toBe("/repo/my/own.yaml");
+    expect(parseArgs(["--one-by-one"]).batchSize).toBe(1);
+    expect(parseArgs(["--batch-size", "1000"]).batchSize).toBe(1000);
   });
 
   it("refuses bad flags with a message naming the flag, the value and what is allowed", () => {
@@ -63,8 +66,12 @@ describe("npm run local flags", () => {
       ],
       [["--exit=yes"], "--exit: takes no value"],
       [
+        ["--batch-size", "1001"],
+        '--batch-size: "1001" is not allowed; use a whole number from 1 to 1000',
+      ],
+      [
         ["--turbo"],
-        "--turbo: unknown flag; flags are --stack, --state-dir, --broker-nodes, --demo, --exit, --json, --tasks, --down, --help",
+        "--turbo: unknown flag; flags are --stack, --state-dir, --broker-nodes, --demo, --batch-size, --one-by-one, --exit, --json, --tasks, --down, --help",
       ],
     ];
     for (const [argv, msg] of cases) {

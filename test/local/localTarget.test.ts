@@ -148,10 +148,15 @@ describe("npm run local", () => {
     const st = JSON.parse(readFileSync(join(stateDir, "state.json"), "utf8")) as StateFile;
     // The user's task runs (no demo workload in the module: the run sends no demo).
     expect(stderr).not.toContain("demo:");
-    const apis = Object.values(st.endpoints as Record<string, { api: string }>).map((e) => e.api);
+    const eps = Object.values(st.endpoints as Record<string, { api: string; apiToken: string }>);
+    const apis = eps.map((e) => e.api);
+    const auth = { authorization: `Bearer ${eps[0]!.apiToken}` };
+    // The API refuses callers without the run's token.
+    expect((await fetch(`${apis[0]}/v1/tasks/x`)).status).toBe(401);
+    expect(stderr).toContain(`API token         ${eps[0]!.apiToken}`);
     const sent = await fetch(`${apis[0]}/v1/tasks`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...auth },
       body: JSON.stringify({ name: "shop.total", args: [2, 40] }),
     });
     expect(sent.status).toBe(202);
@@ -159,7 +164,9 @@ describe("npm run local", () => {
     let st2: { state: string; result?: { total: number } } = { state: "PENDING" };
     for (let i = 0; i < 100 && st2.state !== "SUCCESS"; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      st2 = (await (await fetch(`${apis[0]}/v1/tasks/${id}`)).json()) as typeof st2;
+      st2 = (await (
+        await fetch(`${apis[0]}/v1/tasks/${id}`, { headers: auth })
+      ).json()) as typeof st2;
     }
     expect(st2.result?.total).toBe(42);
     rmSync(userDir, { recursive: true, force: true });
@@ -225,7 +232,7 @@ describe("cross-region delivery through federation", () => {
       for (let i = 0; i < 20; i++) {
         const res = await fetch(`${a.apiUrl}/v1/tasks`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", authorization: `Bearer ${a.apiToken}` },
           body: JSON.stringify({
             name: "demo.checkout",
             args: [i, 100],
@@ -242,7 +249,10 @@ describe("cross-region delivery through federation", () => {
       while (results.size < ids.length && Date.now() < deadline) {
         for (const id of ids) {
           if (results.has(id)) continue;
-          const st = (await (await fetch(`${a.apiUrl}/v1/tasks/${id}`)).json()) as {
+          const res = await fetch(`${a.apiUrl}/v1/tasks/${id}`, {
+            headers: { authorization: `Bearer ${a.apiToken}` },
+          });
+          const st = (await res.json()) as {
             state: string;
             result?: { region?: string };
           };

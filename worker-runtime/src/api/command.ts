@@ -1,20 +1,44 @@
 /**
  * `taskfleet api`: runs the task API. Flags (or environment) say where it listens, which region it
- * serves, and the broker and result backend it uses; SIGTERM/SIGINT stop it gracefully (stop
- * accepting, finish running requests, close the broker connection).
+ * serves, the broker and result backend it uses and who may call it (the tokens file);
+ * SIGTERM/SIGINT stop it gracefully (stop accepting, finish running requests, close the broker
+ * connection), SIGHUP reloads the tokens file. `taskfleet api token new` makes a client's token,
+ * `taskfleet api openapi` prints the OpenAPI document.
  */
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
+import { ClientRegistry, TokensFileError } from "./auth.js";
 import { createGateway } from "./gateway.js";
-import { TaskApi, DEFAULT_MAX_BODY_BYTES } from "./server.js";
+import { DEFAULT_IN_FLIGHT } from "./limits.js";
+import {
+  TaskApi,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_BATCH_BODY_BYTES,
+  DEFAULT_RATE_LIMIT_PER_SECOND,
+} from "./server.js";
+import { ResultBackend } from "../backend/resultBackend.js";
+import { ApiState } from "./state.js";
+import { runTokenCommand, printOpenApi } from "./token.js";
 import type { ApiRouting } from "./validate.js";
 
+/** The flag that runs the API without authentication (loopback only). */
+export const NO_AUTH_FLAG = "--dangerously-disable-auth";
+
 export const API_USAGE = `taskfleet api [flags]
+taskfleet api token new <client-id> --tasks <glob>[,<glob>...]
+taskfleet api openapi
 
-Runs the task API: POST /v1/tasks, GET /v1/tasks/{id}, GET /healthz, /readyz, /metrics.
+Runs the task API: POST /v1/tasks, POST /v1/tasks/batch, GET /v1/tasks/{id}, GET /v1/openapi.json
+(bearer token required), GET /healthz, GET /readyz (open), and GET /metrics on --metrics-port.
 
+  --tokens-file <path>       who may call: lines "<client-id> <sha256-hex> <glob>[,<glob>...]";
+                             reloaded on SIGHUP              [$TASKFLEET_API_TOKENS_FILE; required]
+  ${NO_AUTH_FLAG}   no authentication: every caller may send any task (only with a
+                             loopback --host; for a throwaway local run)
   --port <n>                 port to listen on (0 = any free one)     [$PORT or 8080]
   --host <addr>              address to listen on                      [127.0.0.1]
+  --metrics-port <n>         port of GET /metrics (0 = any free one)   [9464]
+  --metrics-host <addr>      address of the metrics port               [--host]
   --region <name>            region this API serves                    [$TASKFLEET_REGION or local]
   --broker <url>             AMQP URL(s), comma-separated for a cluster [$TASKFLEET_BROKER_URL, $CELERY_BROKER_URL]
   --backend <url>            Redis result backend URL                  [$TASKFLEET_RESULT_BACKEND, $CELERY_RESULT_BACKEND]
@@ -26,14 +50,28 @@ Runs the task API: POST /v1/tasks, GET /v1/tasks/{id}, GET /healthz, /readyz, /m
                              go there with routing key <prefix>.<key> [none: key is refused]
   --allow-tasks <a,b,...>    accept only these task names (others get 400) [any name]
   -A, --app <module>         accept only the tasks this module's app registers
-  --max-body-bytes <n>       largest request body                      [${DEFAULT_MAX_BODY_BYTES}]
-  --retry-after <s>          Retry-After of a 503                      [1]
-  --ready-file <path>        write "<port>\\n" here once listening (for supervisors and tests)
+  --state-redis <url>        Redis for task owners and idempotency keys (writable) [--backend]
+  --max-body-bytes <n>       largest POST /v1/tasks body               [${DEFAULT_MAX_BODY_BYTES}]
+  --max-batch-body-bytes <n> largest POST /v1/tasks/batch body         [${DEFAULT_MAX_BATCH_BODY_BYTES}]
+  --rate-limit <n>           requests per second per client (0 = none) [${DEFAULT_RATE_LIMIT_PER_SECOND}]
+  --max-in-flight <n>        tasks being published at once, in all     [${DEFAULT_IN_FLIGHT.total}]
+  --max-in-flight-per-client <n>  the same, per client                 [${DEFAULT_IN_FLIGHT.perClient}]
+  --retry-after <s>          Retry-After of a 503 or 429               [1]
+  --ready-file <path>        write "<port> <metrics port>\\n" here once listening (for supervisors and tests)
 `;
 
 export interface ApiArgs {
   port: number;
   host: string;
+  metricsPort: number;
+  metricsHost?: string;
+  tokensFile?: string;
+  noAuth: boolean;
+  stateRedisUrl?: string;
+  maxBatchBodyBytes: number;
+  rateLimitPerSecond: number;
+  maxInFlight: number;
+  maxInFlightPerClient: number;
   region: string;
   brokerUrl: string;
   backendUrl: string;
@@ -71,6 +109,13 @@ export function parseApiArgs(
   const a: Omit<ApiArgs, "routing"> = {
     port: env.PORT ? int(env.PORT, "PORT", 0, 65535) : 8080,
     host: "127.0.0.1",
+    metricsPort: 9464,
+    ...(env.TASKFLEET_API_TOKENS_FILE ? { tokensFile: env.TASKFLEET_API_TOKENS_FILE } : {}),
+    noAuth: false,
+    maxBatchBodyBytes: DEFAULT_MAX_BATCH_BODY_BYTES,
+    rateLimitPerSecond: DEFAULT_RATE_LIMIT_PER_SECOND,
+    maxInFlight: DEFAULT_IN_FLIGHT.total,
+    maxInFlightPerClient: DEFAULT_IN_FLIGHT.perClient,
     region: env.TASKFLEET_REGION ?? "local",
     brokerUrl: env.TASKFLEET_BROKER_URL ?? env.CELERY_BROKER_URL ?? "",
     backendUrl: env.TASKFLEET_RESULT_BACKEND ?? env.CELERY_RESULT_BACKEND ?? "",
@@ -97,6 +142,34 @@ export function parseApiArgs(
         break;
       case "--host":
         a.host = take();
+        break;
+      case "--metrics-port":
+        a.metricsPort = int(take(), "--metrics-port", 0, 65535);
+        break;
+      case "--metrics-host":
+        a.metricsHost = take();
+        break;
+      case "--tokens-file":
+        a.tokensFile = take();
+        break;
+      case NO_AUTH_FLAG:
+        if (eq > 0) throw new ApiUsageError(`${NO_AUTH_FLAG}: takes no value`);
+        a.noAuth = true;
+        break;
+      case "--state-redis":
+        a.stateRedisUrl = take();
+        break;
+      case "--max-batch-body-bytes":
+        a.maxBatchBodyBytes = int(take(), "--max-batch-body-bytes", 1024, 256 * 1024 * 1024);
+        break;
+      case "--rate-limit":
+        a.rateLimitPerSecond = int(take(), "--rate-limit", 0, 1_000_000);
+        break;
+      case "--max-in-flight":
+        a.maxInFlight = int(take(), "--max-in-flight", 1, 1_000_000);
+        break;
+      case "--max-in-flight-per-client":
+        a.maxInFlightPerClient = int(take(), "--max-in-flight-per-client", 1, 1_000_000);
         break;
       case "--region":
         a.region = take();
@@ -188,6 +261,21 @@ export function parseApiArgs(
     );
   }
   if (!a.help) {
+    if (a.noAuth && a.tokensFile !== undefined) {
+      throw new ApiUsageError(
+        `${NO_AUTH_FLAG}: cannot be combined with --tokens-file (or TASKFLEET_API_TOKENS_FILE); choose one`,
+      );
+    }
+    if (a.noAuth && !isLoopback(a.host)) {
+      throw new ApiUsageError(
+        `${NO_AUTH_FLAG}: refused with --host ${a.host}; without authentication the API listens only on a loopback address (127.0.0.1, ::1, localhost)`,
+      );
+    }
+    if (!a.noAuth && a.tokensFile === undefined) {
+      throw new ApiUsageError(
+        `--tokens-file: missing; the API does not run without authentication. Pass --tokens-file <path> (or set TASKFLEET_API_TOKENS_FILE), with lines made by "taskfleet api token new <client-id> --tasks <globs>"; for a throwaway run on loopback only: ${NO_AUTH_FLAG}`,
+      );
+    }
     if (a.brokerUrl === "") {
       throw new ApiUsageError(
         "--broker: missing; pass --broker amqp://... or set TASKFLEET_BROKER_URL",
@@ -203,6 +291,10 @@ export function parseApiArgs(
     ...a,
     routing: { queues, priorities, defaultQueue, ...(shardQueue ? { shardQueue } : {}) },
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Task names registered by the `app` a module exports, when the app lists them. */
@@ -222,6 +314,8 @@ async function appTaskNames(modulePath: string): Promise<string[]> {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  if (argv[0] === "token") return runTokenCommand(argv.slice(1));
+  if (argv[0] === "openapi") return printOpenApi();
   let args: ApiArgs;
   try {
     args = parseApiArgs(argv);
@@ -235,6 +329,26 @@ export async function run(argv: string[]): Promise<number> {
   if (args.help) {
     process.stdout.write(API_USAGE);
     return 0;
+  }
+  let clients: ClientRegistry | null = null;
+  if (args.tokensFile !== undefined) {
+    try {
+      clients = ClientRegistry.fromFile(args.tokensFile);
+    } catch (err) {
+      process.stderr.write(`taskfleet api: ${(err as Error).message}\n`);
+      return 2;
+    }
+    if (clients.size === 0) {
+      process.stderr.write(
+        `taskfleet api: ${args.tokensFile} lists no client; add lines made by "taskfleet api token new <client-id> --tasks <globs>"\n`,
+      );
+      return 2;
+    }
+  } else {
+    log({
+      msg: `AUTHENTICATION IS OFF (${NO_AUTH_FLAG}): anyone who reaches ${args.host}:${args.port} may send any task and read any result; never use this outside a throwaway local run`,
+      level: "warn",
+    });
   }
   let allowed: Set<string> | undefined;
   if (args.allowTasks) allowed = new Set(args.allowTasks);
@@ -251,29 +365,58 @@ export async function run(argv: string[]): Promise<number> {
     backendUrl: args.backendUrl,
     region: args.region,
   });
+  const stateBackend = args.stateRedisUrl
+    ? new ResultBackend({ url: args.stateRedisUrl })
+    : undefined;
   const api = new TaskApi({
     gateway,
+    clients,
     routing: args.routing,
     region: args.region,
     maxBodyBytes: args.maxBodyBytes,
+    maxBatchBodyBytes: args.maxBatchBodyBytes,
     retryAfterSeconds: args.retryAfterSeconds,
+    rateLimitPerSecond: args.rateLimitPerSecond,
+    inFlight: { total: args.maxInFlight, perClient: args.maxInFlightPerClient },
+    log,
+    ...(stateBackend ? { state: new ApiState(() => stateBackend.connection()) } : {}),
     ...(allowed ? { allowedTasks: allowed } : {}),
   });
   try {
     await gateway.connect();
+    if (stateBackend) await stateBackend.connection();
   } catch (err) {
     process.stderr.write(
       `taskfleet api: could not reach the broker or backend: ${(err as Error).message}\n`,
     );
     await gateway.close();
+    await stateBackend?.close();
     return 1;
   }
   const port = await api.listen(args.port, args.host);
-  log({ msg: "task API listening", url: `http://${args.host}:${port}`, region: args.region });
+  const metricsPort = await api.listenMetrics(args.metricsPort, args.metricsHost ?? args.host);
+  log({
+    msg: "task API listening",
+    url: `http://${args.host}:${port}`,
+    metrics: `http://${args.metricsHost ?? args.host}:${metricsPort}/metrics`,
+    region: args.region,
+    clients: clients?.size ?? "authentication off",
+  });
   if (args.readyFile) {
     const { writeFileSync } = await import("node:fs");
-    writeFileSync(args.readyFile, `${port}\n`);
+    writeFileSync(args.readyFile, `${port} ${metricsPort}\n`);
   }
+  const onHup = (): void => {
+    if (!clients || !args.tokensFile) return;
+    try {
+      const n = clients.reload(args.tokensFile);
+      log({ msg: "tokens file reloaded", clients: n });
+    } catch (err) {
+      const text = err instanceof TokensFileError ? err.message : (err as Error).message;
+      log({ msg: "tokens file NOT reloaded; the previous clients stay in force", error: text });
+    }
+  };
+  process.on("SIGHUP", onHup);
   return new Promise<number>((done) => {
     let stopping = false;
     const stop = (sig: string): void => {
@@ -282,17 +425,21 @@ export async function run(argv: string[]): Promise<number> {
         process.exit(1);
       }
       stopping = true;
+      process.off("SIGHUP", onHup);
       log({ msg: "stopping: finishing requests in flight", signal: sig });
-      void api.close().then(
-        () => {
-          log({ msg: "stopped" });
-          done(0);
-        },
-        (err: unknown) => {
-          log({ msg: "error while stopping", error: (err as Error).message });
-          done(1);
-        },
-      );
+      void api
+        .close()
+        .then(() => stateBackend?.close())
+        .then(
+          () => {
+            log({ msg: "stopped" });
+            done(0);
+          },
+          (err: unknown) => {
+            log({ msg: "error while stopping", error: (err as Error).message });
+            done(1);
+          },
+        );
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));

@@ -130,10 +130,26 @@ export class ApiMetrics {
     "taskfleet_api_requests_in_flight",
     "HTTP requests being handled right now.",
   );
+  readonly authFailures = new Counter(
+    "taskfleet_api_auth_failures_total",
+    "Requests refused with 401, by reason (missing, malformed or unknown token).",
+  );
+  readonly throttled = new Counter(
+    "taskfleet_api_throttled_total",
+    "Requests refused with 429, by limit (rate: requests per client; in_flight: tasks being published).",
+  );
 
   render(): string {
     return (
-      [this.requests, this.publishSeconds, this.published, this.publishRejected, this.inFlight]
+      [
+        this.requests,
+        this.publishSeconds,
+        this.published,
+        this.publishRejected,
+        this.inFlight,
+        this.authFailures,
+        this.throttled,
+      ]
         .map((m) => m.render())
         .join("\n") + "\n"
     );

@@ -1,59 +1,40 @@
 /**
- * The task API (ingress layer, seed S5/S7/S11): an HTTP server that turns `POST /v1/tasks` into a
- * Celery task message published with confirms, and answers `GET /v1/tasks/{id}` from the result
- * backend. It answers 202 only once the broker confirmed the publish; a task the broker refused
- * (full queue, nack, unroutable) gets a 503 with `Retry-After`, never a 202.
+ * The task API (ingress layer, seed S5/S7/S11) on Fastify: `POST /v1/tasks` and
+ * `POST /v1/tasks/batch` turn tasks into Celery messages published with confirms (202 only once the
+ * broker confirmed), `GET /v1/tasks/{id}` answers from the result backend, every route validated
+ * against its JSON Schema and described in the OpenAPI 3.1 document at `/v1/openapi.json`.
  *
- * The broker and backend are behind `TaskGateway` (gateway.ts has the real one), so this file is
- * only HTTP: routing, body limits, validation, status codes and metrics. It handles no signals.
+ * Security: every route but `/healthz` and `/readyz` needs `Authorization: Bearer <token>` of a
+ * known client (401 otherwise); a client sends only tasks its globs allow (403) and reads only its
+ * own tasks (404 for others'); requests per client are rate limited and tasks being published are
+ * capped (429 + Retry-After). `/metrics` is on a separate port. It handles no signals.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import { bearerToken, type ApiClient, type ClientRegistry } from "./auth.js";
+import { errorHandler, HttpError } from "./errors.js";
+import type { TaskGateway } from "./gateway.js";
+import { DEFAULT_IN_FLIGHT, InFlightLimiter, type InFlightCaps } from "./limits.js";
 import { ApiMetrics } from "./metrics.js";
-import {
-  validateSubmission,
-  validateTaskId,
-  ValidationError,
-  type ApiRouting,
-  type TaskSubmission,
-} from "./validate.js";
+import { registerTaskRoutes } from "./routes.js";
+import { MAX_BATCH_TASKS, TASK_SCHEMA } from "./schemas.js";
+import { ApiState } from "./state.js";
+import { show, validateSubmission, type ApiRouting, type TaskSubmission } from "./validate.js";
 
-/** What the broker did with a publish the API could not confirm. */
-export type RefusalReason = "nack" | "returned" | "unavailable";
+export { TaskNotStoredError, type TaskGateway, type TaskStatus } from "./gateway.js";
 
-/** Thrown by a gateway when a task was not stored by the broker. */
-export class TaskNotStoredError extends Error {
-  constructor(
-    readonly reason: RefusalReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = "TaskNotStoredError";
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The authenticated client (null on the public probes). */
+    client: ApiClient | null;
   }
-}
-
-/** A task's state as the API reports it. */
-export interface TaskStatus {
-  readonly id: string;
-  /** Celery state: PENDING (nothing stored yet), STARTED, RETRY, SUCCESS, FAILURE, REVOKED, ... */
-  readonly state: string;
-  readonly result?: unknown;
-  readonly error?: { readonly type: string; readonly message: string };
-  readonly dateDone?: string | null;
-  /** Node name of the worker that stored the result, when the backend records it. */
-  readonly worker?: string;
-  readonly retries?: number;
-}
-
-/** The broker and result backend as the API sees them. */
-export interface TaskGateway {
-  /** Publishes with confirms; resolves with the task id once confirmed, else throws `TaskNotStoredError`. */
-  publish(task: TaskSubmission): Promise<string>;
-  status(id: string): Promise<TaskStatus>;
-  /** Whether the broker and the backend answer right now. */
-  check(): Promise<{ broker: boolean; backend: boolean; detail?: string }>;
-  close(): Promise<void>;
+  interface FastifyContextConfig {
+    /** Served without authentication. */
+    public?: boolean;
+  }
 }
 
 export interface TaskApiOptions {
@@ -61,246 +42,298 @@ export interface TaskApiOptions {
   routing: ApiRouting;
   /** The region this API serves; returned with every accepted task. */
   region: string;
-  /** Task names accepted; without it every well-formed name is accepted. @default - no allow-list */
+  /**
+   * Who may call. `null` turns authentication off: every caller is the client "anonymous" allowed
+   * every task (only `taskfleet api --dangerously-disable-auth`, on loopback, does that).
+   */
+  clients: ClientRegistry | null;
+  /** Owners and idempotency keys. @default kept in the gateway's result backend */
+  state?: ApiState;
+  /** Task names accepted at all (any client); others are a 400. @default - no allow-list */
   allowedTasks?: ReadonlySet<string>;
-  /** Largest request body accepted, in bytes. @default 1048576 (1 MiB) */
+  /** Largest `POST /v1/tasks` body, in bytes. @default 1048576 (1 MiB) */
   maxBodyBytes?: number;
-  /** `Retry-After` sent with a 503, in seconds. @default 1 */
+  /** Largest `POST /v1/tasks/batch` body, in bytes. @default 8388608 (8 MiB) */
+  maxBatchBodyBytes?: number;
+  /** `Retry-After` of a 503, in seconds. @default 1 */
   retryAfterSeconds?: number;
+  /** Caps on tasks being published. @default DEFAULT_IN_FLIGHT */
+  inFlight?: InFlightCaps;
+  /** Requests per second one client may make (per API process); 0 = no limit. @default 1000 */
+  rateLimitPerSecond?: number;
   metrics?: ApiMetrics;
+  /** Where the API logs (JSON lines). @default stderr */
+  log?: (fields: Record<string, unknown>) => void;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-/** How long close() lets open connections finish before closing them. */
+export const DEFAULT_MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_RATE_LIMIT_PER_SECOND = 1000;
+/** Version of the API's OpenAPI document. */
+export const API_VERSION = "1.0.0";
+const ANONYMOUS: ApiClient = { id: "anonymous", globs: ["*"] };
+/** How long close() lets open requests finish before closing their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: Record<string, unknown>,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(String(body.message ?? status));
-  }
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": typeof body === "string" ? "text/plain; version=0.0.4" : "application/json",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = (): HttpError =>
-    new HttpError(413, {
-      error: "payload_too_large",
-      message: `body: larger than ${limit} bytes; send at most ${limit} bytes (store big inputs elsewhere and pass a reference)`,
-    });
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    return Promise.reject(tooLarge());
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on("data", (c: Buffer) => {
-      if (failed) return;
-      size += c.length;
-      if (size > limit) {
-        failed = true;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on("error", (e) => {
-      if (!failed) reject(e);
-    });
-  });
+function stderrLog(fields: Record<string, unknown>): void {
+  process.stderr.write(
+    JSON.stringify({ time: new Date().toISOString(), component: "api", ...fields }) + "\n",
+  );
 }
 
 export class TaskApi {
   readonly metrics: ApiMetrics;
-  private readonly server: Server;
+  readonly app: FastifyInstance;
+  readonly limiter: InFlightLimiter;
   private readonly opts: TaskApiOptions;
+  private readonly metricsServer: Server;
   private closed = false;
   private closing: Promise<void> | null = null;
+  private readonly ready: Promise<void>;
 
   constructor(opts: TaskApiOptions) {
     this.opts = opts;
-    this.metrics = opts.metrics ?? new ApiMetrics();
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.keepAliveTimeout = 65_000;
+    const metrics = opts.metrics ?? new ApiMetrics();
+    const limiter = new InFlightLimiter(opts.inFlight ?? DEFAULT_IN_FLIGHT);
+    this.metrics = metrics;
+    this.limiter = limiter;
+    const log = opts.log ?? stderrLog;
+    const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const maxBatch = opts.maxBatchBodyBytes ?? DEFAULT_MAX_BATCH_BODY_BYTES;
+    const state = opts.state ?? new ApiState(() => opts.gateway.redis());
+    const app = Fastify({
+      logger: false,
+      bodyLimit: maxBody,
+      routerOptions: { maxParamLength: 256 },
+      keepAliveTimeout: 65_000,
+      requestTimeout: 30_000,
+      // A malformed URL (bad percent-encoding) or a bad request id header: a 400 naming it.
+      frameworkErrors: (err, req, reply) => {
+        void (reply as unknown as { code(n: number): { send(b: unknown): unknown } })
+          .code(400)
+          .send({
+            error: "bad_request",
+            field: "path",
+            message: `path: ${show(req.url.slice(0, 100))} is not a valid URL path (${err.message.slice(0, 100)})`,
+          });
+      },
+      // What Node's HTTP parser refuses (no route is reached): the same JSON shape, naming it.
+      clientErrorHandler: (err, socket) => {
+        // As Node's own handler: answer only while no response was started on this socket.
+        const started = (socket as unknown as { _httpMessage?: { headersSent?: boolean } })
+          ._httpMessage?.headersSent;
+        if (!socket.writable || started === true) return void socket.destroy();
+        const code = (err as { code?: string }).code ?? "";
+        const [status, text] =
+          code === "HPE_HEADER_OVERFLOW"
+            ? [431, "Request Header Fields Too Large"]
+            : code === "ERR_HTTP_REQUEST_TIMEOUT"
+              ? [408, "Request Timeout"]
+              : [400, "Bad Request"];
+        const body = JSON.stringify({
+          error: "bad_request",
+          field: "request",
+          message: `request: not a valid HTTP/1.1 request (${code || "parse error"})`,
+        });
+        socket.end(
+          `HTTP/1.1 ${status} ${text}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      },
+      onProtoPoisoning: "error",
+      onConstructorPoisoning: "error",
+      ajv: {
+        customOptions: {
+          removeAdditional: false,
+          coerceTypes: false,
+          useDefaults: false,
+          allErrors: false,
+          allowUnionTypes: true,
+        },
+      },
+    });
+    this.app = app;
+    // Only JSON bodies: Fastify's text/plain parser would let a string through to validation.
+    app.removeContentTypeParser("text/plain");
+    app.decorateRequest("client", null);
+    app.setErrorHandler(
+      errorHandler({
+        explain: (req, field) => this.explain(req, field),
+        bodyLimit: (req) => (req.url.startsWith("/v1/tasks/batch") ? maxBatch : maxBody),
+        log,
+      }),
+    );
+    app.addHook("onRequest", async (req, reply) => {
+      this.metrics.inFlight.add(1);
+      if (this.closed) void reply.header("connection", "close");
+      if (req.routeOptions.config.public === true) return;
+      req.client = this.authenticate(req);
+    });
+    app.addHook("onResponse", async (req, reply) => {
+      this.metrics.inFlight.add(-1);
+      const url = req.routeOptions.url;
+      this.metrics.requests.inc({
+        route: url === undefined ? "other" : url.replace(/:(\w+)/g, "{$1}"),
+        method: req.method,
+        status: String(reply.statusCode),
+      });
+    });
+    const rate = opts.rateLimitPerSecond ?? DEFAULT_RATE_LIMIT_PER_SECOND;
+    this.ready = (async () => {
+      if (rate > 0) {
+        await app.register(rateLimit, {
+          global: true,
+          // After authentication (onRequest), before the body is read.
+          hook: "preParsing",
+          max: rate,
+          timeWindow: 1000,
+          keyGenerator: (req) => req.client?.id ?? req.ip,
+          onExceeded: () => metrics.throttled.inc({ limit: "rate" }),
+        });
+      }
+      await app.register(swagger, {
+        openapi: {
+          openapi: "3.1.0",
+          info: {
+            title: "taskfleet task API",
+            version: API_VERSION,
+            description:
+              "Send Celery tasks over HTTP and read their results. Every route but /healthz and /readyz needs a client's bearer token.",
+          },
+          components: {
+            securitySchemes: {
+              bearer: {
+                type: "http",
+                scheme: "bearer",
+                description:
+                  "A client's token (`taskfleet api token new <client-id> --tasks <globs>`).",
+              },
+            },
+          },
+          security: [{ bearer: [] }],
+        },
+        refResolver: {
+          buildLocalReference: (json, _base, _fragment, i) =>
+            typeof json.$id === "string" ? json.$id : `def-${i}`,
+        },
+      });
+      app.addSchema(TASK_SCHEMA);
+      registerTaskRoutes(app, {
+        gateway: opts.gateway,
+        state,
+        routing: opts.routing,
+        region: opts.region,
+        metrics,
+        limiter,
+        retryAfterSeconds: opts.retryAfterSeconds ?? 1,
+        maxBatchBodyBytes: maxBatch,
+        log,
+        isClosed: () => this.closed,
+        ...(opts.allowedTasks ? { allowedTasks: opts.allowedTasks } : {}),
+      });
+      await app.ready();
+    })();
+    this.metricsServer = createServer((req, res) => {
+      const path = (req.url ?? "/").split("?")[0];
+      const ok = path === "/metrics" && (req.method === "GET" || req.method === "HEAD");
+      const text = ok ? this.metrics.render() : "not found; this port serves GET /metrics\n";
+      res.writeHead(ok ? 200 : 404, {
+        "content-type": "text/plain; version=0.0.4",
+        "content-length": Buffer.byteLength(text),
+      });
+      res.end(req.method === "HEAD" ? undefined : text);
+    });
+  }
+
+  private authenticate(req: FastifyRequest): ApiClient {
+    const clients = this.opts.clients;
+    if (clients === null) return ANONYMOUS;
+    const header = req.headers.authorization;
+    const token = bearerToken(header);
+    const client = token === null ? null : clients.authenticate(token);
+    if (client) return client;
+    const reason = header === undefined ? "missing" : token === null ? "malformed" : "unknown";
+    this.metrics.authFailures.inc({ reason });
+    throw new HttpError(
+      401,
+      {
+        error: "unauthorized",
+        message:
+          reason === "missing"
+            ? "Authorization: missing; send Authorization: Bearer <token> (a client's token)"
+            : "Authorization: the token is not valid; send Authorization: Bearer <token> with a current token",
+      },
+      {
+        "www-authenticate":
+          reason === "missing"
+            ? 'Bearer realm="taskfleet"'
+            : 'Bearer realm="taskfleet", error="invalid_token"',
+      },
+    );
+  }
+
+  /** The exact message validate.ts gives for a body the schema refused. */
+  private explain(req: FastifyRequest, field: string): string | null {
+    if (req.routeOptions.url === "/v1/tasks/batch") {
+      const body = req.body as Record<string, unknown> | null;
+      const want = `send {"tasks": [task, ...]} with 1 to ${MAX_BATCH_TASKS} task objects`;
+      if (field === "body") return `body: ${show(body)} is not a batch; ${want}`;
+      if (field === "tasks") return `tasks: ${show(body?.tasks)} is not a list of tasks; ${want}`;
+      return `${field}: unknown field; the body is {"tasks": [task, ...]}`;
+    }
+    if (req.routeOptions.url !== "/v1/tasks") return null;
+    try {
+      validateSubmission(req.body, this.opts.routing, new Date());
+    } catch (err) {
+      return err instanceof Error ? err.message : null;
+    }
+    return null;
   }
 
   /** Listens on `host:port` (port 0 = a free one); resolves with the bound port. */
-  listen(port: number, host = "127.0.0.1"): Promise<number> {
+  async listen(port: number, host = "127.0.0.1"): Promise<number> {
+    await this.ready;
+    await this.app.listen({ port, host });
+    return (this.app.server.address() as AddressInfo).port;
+  }
+
+  /** Serves `GET /metrics` on its own port (not the public one); resolves with the bound port. */
+  listenMetrics(port: number, host = "127.0.0.1"): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(port, host, () => {
-        this.server.off("error", reject);
-        resolve((this.server.address() as AddressInfo).port);
+      this.metricsServer.once("error", reject);
+      this.metricsServer.listen(port, host, () => {
+        this.metricsServer.off("error", reject);
+        resolve((this.metricsServer.address() as AddressInfo).port);
       });
     });
   }
 
   get port(): number {
-    const a = this.server.address();
+    const a = this.app.server.address();
     return a && typeof a !== "string" ? a.port : 0;
   }
 
-  /** Stops accepting connections, lets running requests finish, then closes the gateway. Safe to call twice. */
+  /** The OpenAPI 3.1 document of this API. */
+  async openapi(): Promise<Record<string, unknown>> {
+    await this.ready;
+    return this.app.swagger() as unknown as Record<string, unknown>;
+  }
+
+  /** Stops accepting, lets running requests finish, then closes the gateway. Safe to call twice. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
     this.closing = (async () => {
-      await new Promise<void>((resolve) => {
-        // Requests in flight finish (their answers carry `connection: close`); keep-alive
-        // connections that stay open past the grace period are closed.
-        const force = setTimeout(() => this.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-        force.unref();
-        this.server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        this.server.closeIdleConnections();
-      });
+      await this.ready.catch(() => undefined);
+      const force = setTimeout(() => this.app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      force.unref();
+      await this.app.close();
+      clearTimeout(force);
+      if (this.metricsServer.listening) {
+        await new Promise<void>((r) => this.metricsServer.close(() => r()));
+      }
       await this.opts.gateway.close();
     })();
     return this.closing;
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const m = this.metrics;
-    m.inFlight.add(1);
-    const method = req.method ?? "GET";
-    const path = (req.url ?? "/").split("?")[0] ?? "/";
-    let route = "other";
-    try {
-      if (this.closed) res.setHeader("connection", "close");
-      if (path === "/v1/tasks") {
-        route = "/v1/tasks";
-        this.allow(method, ["POST"]);
-        await this.submit(req, res);
-      } else if (path.startsWith("/v1/tasks/")) {
-        route = "/v1/tasks/{id}";
-        this.allow(method, ["GET"]);
-        await this.lookup(decodeURIComponent(path.slice("/v1/tasks/".length)), res);
-      } else if (path === "/healthz") {
-        route = path;
-        this.allow(method, ["GET"]);
-        send(res, 200, { status: "ok" });
-      } else if (path === "/readyz") {
-        route = path;
-        this.allow(method, ["GET"]);
-        await this.ready(res);
-      } else if (path === "/metrics") {
-        route = path;
-        this.allow(method, ["GET"]);
-        send(res, 200, m.render());
-      } else {
-        throw new HttpError(404, {
-          error: "not_found",
-          message: `${path}: no such route; routes are POST /v1/tasks, GET /v1/tasks/{id}, GET /healthz, GET /readyz, GET /metrics`,
-        });
-      }
-    } catch (err) {
-      if (err instanceof HttpError) send(res, err.status, err.body, err.headers);
-      else if (err instanceof ValidationError) {
-        send(res, 400, { error: "bad_request", field: err.field, message: err.message });
-      } else {
-        send(res, 500, { error: "internal", message: (err as Error).message });
-      }
-    } finally {
-      m.inFlight.add(-1);
-      m.requests.inc({ route, method, status: String(res.statusCode) });
-    }
-  }
-
-  private allow(method: string, allowed: string[]): void {
-    if (!allowed.includes(method)) {
-      throw new HttpError(
-        405,
-        { error: "method_not_allowed", message: `${method}: use ${allowed.join(", ")}` },
-        { allow: allowed.join(", ") },
-      );
-    }
-  }
-
-  private async submit(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req, this.opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString("utf8"));
-    } catch (e) {
-      throw new ValidationError("body", `body: not valid JSON (${(e as Error).message})`);
-    }
-    const task = validateSubmission(body, this.opts.routing, new Date(), this.opts.allowedTasks);
-    if (this.closed) {
-      throw this.unavailable("the API is shutting down; send the task to another instance");
-    }
-    const started = process.hrtime.bigint();
-    let id: string;
-    try {
-      id = await this.opts.gateway.publish(task);
-    } catch (err) {
-      if (err instanceof TaskNotStoredError) {
-        this.metrics.publishRejected.inc({ queue: task.queue, reason: err.reason });
-        throw this.unavailable(err.message, err.reason);
-      }
-      throw err;
-    }
-    this.metrics.publishSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9, {
-      queue: task.queue,
-    });
-    this.metrics.published.inc({ queue: task.queue });
-    send(res, 202, { id, region: this.opts.region, queue: task.queue });
-  }
-
-  private unavailable(message: string, reason?: RefusalReason): HttpError {
-    const retry = String(this.opts.retryAfterSeconds ?? 1);
-    return new HttpError(
-      503,
-      { error: "not_stored", ...(reason ? { reason } : {}), message },
-      { "retry-after": retry },
-    );
-  }
-
-  private async lookup(rawId: string, res: ServerResponse): Promise<void> {
-    const id = validateTaskId(rawId);
-    let st: TaskStatus;
-    try {
-      st = await this.opts.gateway.status(id);
-    } catch (err) {
-      throw this.unavailable(`result backend: ${(err as Error).message}`);
-    }
-    send(res, 200, st);
-  }
-
-  private async ready(res: ServerResponse): Promise<void> {
-    const c = await this.opts.gateway.check();
-    const ok = c.broker && c.backend && !this.closed;
-    send(res, ok ? 200 : 503, {
-      status: ok ? "ready" : "not_ready",
-      broker: c.broker,
-      backend: c.backend,
-      ...(this.closed ? { closing: true } : {}),
-      ...(c.detail ? { detail: c.detail } : {}),
-    });
   }
 }
 

@@ -60,12 +60,23 @@ export const ALLOWED_FIELDS = [
 
 /** Longest countdown accepted: 30 days (longer ones belong in a scheduler, not a queue). */
 export const MAX_COUNTDOWN_SECONDS = 30 * 24 * 3600;
+/** Latest expiry accepted, from now: 30 days, as for countdown. */
+export const MAX_EXPIRES_SECONDS = 30 * 24 * 3600;
+/** Deepest nesting of arrays and objects accepted in `args` and `kwargs`. */
+export const MAX_NESTING_DEPTH = 32;
+/** AMQP's limit on a routing key (a short string), in bytes. */
+export const MAX_ROUTING_KEY_BYTES = 255;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:-]{0,199}$/;
 const TASK_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
 
-function show(v: unknown): string {
+/** A short rendering of a value for an error message (never throws, even for deep values). */
+export function show(v: unknown): string {
   if (v === undefined) return "undefined";
-  const s = JSON.stringify(v);
+  if (v !== null && typeof v === "object" && nestingDepth(v, 8) > 8) {
+    return Array.isArray(v) ? "[...]" : "{...}";
+  }
+  const s =
+    typeof v === "string" && v.length > 200 ? JSON.stringify(v.slice(0, 200)) : JSON.stringify(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
@@ -73,6 +84,35 @@ function typeName(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
   return `a ${typeof v}`;
+}
+
+/**
+ * How deeply `v` nests arrays and objects (a scalar is 0, `[]` is 1), counted without recursion
+ * and giving up past `limit`, so a hostile body cannot exhaust the stack.
+ */
+export function nestingDepth(v: unknown, limit = MAX_NESTING_DEPTH): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== "object") continue;
+    const depth = d + 1;
+    if (depth > max) max = depth;
+    if (max > limit) return max;
+    for (const c of Array.isArray(x) ? x : Object.values(x as object)) {
+      if (c !== null && typeof c === "object") stack.push([c, depth]);
+    }
+  }
+  return max;
+}
+
+function checkDepth(field: string, v: unknown): void {
+  if (nestingDepth(v) > MAX_NESTING_DEPTH) {
+    throw new ValidationError(
+      field,
+      `${field}: nested deeper than ${MAX_NESTING_DEPTH} levels of arrays and objects; flatten it (at most ${MAX_NESTING_DEPTH} levels)`,
+    );
+  }
 }
 
 /**
@@ -131,6 +171,8 @@ export function validateSubmission(
       `kwargs: ${show(b.kwargs)} is ${typeName(b.kwargs)}; use a JSON object of keyword arguments`,
     );
   }
+  checkDepth("args", args);
+  checkDepth("kwargs", kwargs);
 
   const set = (k: string): boolean => b[k] !== undefined;
   const chosen = ["queue", "priority", "key"].filter(set);
@@ -165,6 +207,14 @@ export function validateSubmission(
     queue = shard;
     exchange = route.exchange;
     routingKey = route.routingKeyPrefix === "" ? k : `${route.routingKeyPrefix}.${k}`;
+    const bytes = Buffer.byteLength(routingKey);
+    if (bytes > MAX_ROUTING_KEY_BYTES) {
+      const room = MAX_ROUTING_KEY_BYTES - (bytes - Buffer.byteLength(k));
+      throw new ValidationError(
+        "key",
+        `key: ${show(k)} makes a routing key of ${bytes} bytes; AMQP allows ${MAX_ROUTING_KEY_BYTES}, so use a key of at most ${room} bytes (UTF-8)`,
+      );
+    }
   } else {
     if (set("queue")) {
       const q = b.queue;
@@ -195,6 +245,12 @@ export function validateSubmission(
     }
     exchange = route.exchange;
     routingKey = route.routingKeyPrefix === "" ? queue : `${route.routingKeyPrefix}.${name}`;
+    if (Buffer.byteLength(routingKey) > MAX_ROUTING_KEY_BYTES) {
+      throw new ValidationError(
+        "name",
+        `name: "${name}" makes a routing key of ${Buffer.byteLength(routingKey)} bytes on queue ${queue}; AMQP allows ${MAX_ROUTING_KEY_BYTES}, so use a shorter name`,
+      );
+    }
   }
 
   let countdownSeconds: number | undefined;
@@ -212,10 +268,18 @@ export function validateSubmission(
   let expires: Date | undefined;
   if (set("expires")) {
     const e = b.expires;
+    const latest = now.getTime() + MAX_EXPIRES_SECONDS * 1000;
     if (typeof e === "number" && Number.isFinite(e) && e > 0) {
+      if (e > MAX_EXPIRES_SECONDS) {
+        throw new ValidationError(
+          "expires",
+          `expires: ${show(e)} is more than ${MAX_EXPIRES_SECONDS} seconds (30 days) away; use a number of seconds from 1 to ${MAX_EXPIRES_SECONDS}`,
+        );
+      }
       expires = new Date(now.getTime() + e * 1000);
     } else if (
       typeof e === "string" &&
+      e.length <= 64 &&
       /^\d{4}-\d{2}-\d{2}T/.test(e) &&
       !Number.isNaN(Date.parse(e))
     ) {
@@ -226,10 +290,25 @@ export function validateSubmission(
           `expires: ${show(e)} is in the past; use a later ISO-8601 time or a number of seconds > 0`,
         );
       }
+      if (expires.getTime() > latest) {
+        throw new ValidationError(
+          "expires",
+          `expires: ${show(e)} is more than 30 days away; use a time before ${new Date(latest).toISOString()}`,
+        );
+      }
     } else {
       throw new ValidationError(
         "expires",
-        `expires: ${show(e)} is not an expiry; use a number of seconds > 0 or an ISO-8601 time such as "2030-01-01T00:00:00Z"`,
+        `expires: ${show(e)} is not an expiry; use a number of seconds > 0 or an ISO-8601 time such as "${new Date(now.getTime() + 3600_000).toISOString().slice(0, 19)}Z"`,
+      );
+    }
+    if (
+      countdownSeconds !== undefined &&
+      expires.getTime() <= now.getTime() + countdownSeconds * 1000
+    ) {
+      throw new ValidationError(
+        "expires",
+        `expires: the task would expire before its countdown of ${countdownSeconds} s ends; give an expiry after the countdown, or none`,
       );
     }
   }

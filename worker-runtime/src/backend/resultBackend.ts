@@ -160,6 +160,11 @@ export class ResultBackend {
     throw new Error(`result backend ${redact(this.url)}: no host answered (${errors.join("; ")})`);
   }
 
+  /** The connected client, for companions that keep their own keys beside the results (the task API). */
+  connection(): Promise<Redis> {
+    return this.redis();
+  }
+
   private async redis(): Promise<Redis> {
     if (this.closed) throw new Error("result backend is closed");
     if (this.client && this.client.status !== "end") return this.client;
