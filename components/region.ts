@@ -267,6 +267,11 @@ export class Region extends pulumi.ComponentResource {
         hostedZoneId: cfg.ingress.hostedZoneId,
         routingArgs: plan.apiRoutingArgs,
         selectNodePool: compute.managedNodePools,
+        exposure: cfg.ingress.exposure,
+        certificateArn: cfg.ingress.certificateArn,
+        clients: cfg.ingress.clients,
+        tokensSecretName: cfg.ingress.tokensSecret,
+        metricsPort: cfg.ingress.metricsPort,
       },
       inNamespace,
     );
@@ -308,7 +313,8 @@ export class Region extends pulumi.ComponentResource {
         },
         ...(federationWatch ? { federation: federationWatch } : {}),
         workers: { namespace: ns, port: cfg.workers.healthPort },
-        api: { namespace: ns, port: cfg.ingress.port },
+        // The API serves /metrics on its own port, which its Service does not carry.
+        api: { namespace: ns, port: cfg.ingress.metricsPort },
         redis: {
           address: pulumi.interpolate`${storage.resultBackendHost}:6379`,
           authToken: storage.resultBackendAuthToken,
@@ -335,6 +341,7 @@ export class Region extends pulumi.ComponentResource {
       workerDeployments: workers.deployments,
       apiLoadBalancer: ingress.loadBalancerHostname,
       apiUrl: ingress.url,
+      apiTokens: ingress.apiTokens,
       [PRIMARY_OUTPUTS.host]: storage.resultBackendHost,
       [PRIMARY_OUTPUTS.globalDatastoreId]: storage.globalDatastoreId,
       [PRIMARY_OUTPUTS.authToken]: storage.resultBackendAuthToken,

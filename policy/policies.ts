@@ -14,6 +14,8 @@ import type {
 } from "@pulumi/policy";
 import { eksPublicEndpointRestricted } from "./eksPolicies.js";
 
+import { apiExposure } from "./apiExposure.js";
+
 type Props = Record<string, unknown>;
 
 export const T = {
@@ -462,6 +464,7 @@ export const POLICIES: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   noPublicBrokerOrRedisIngress,
   imdsV2Required,
   podsRestricted,
+  apiExposure,
 ];
 
 export type { PolicyResource, ResourceValidationArgs, StackValidationArgs };

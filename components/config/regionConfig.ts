@@ -20,6 +20,7 @@ import {
   type ClusterAccessConfig,
 } from "./clusterAccess.js";
 import { ConfigError, show } from "./errors.js";
+import { clientIdProblem, globProblem } from "../../worker-runtime/src/api/auth.js";
 import {
   array,
   boolean,
@@ -131,6 +132,16 @@ export interface IngressConfig {
   /** The one name users call in every region (latency routing picks the region). */
   readonly hostname?: string;
   readonly hostedZoneId?: string;
+  /** `internal` (a load balancer inside the VPC) or `public` (internet-facing, TLS required). */
+  readonly exposure: "internal" | "public";
+  /** ACM certificate (this region's) of the TLS listener on 443. */
+  readonly certificateArn?: string;
+  /** Container port of the API's `/metrics` (scraped, never on the Service). */
+  readonly metricsPort: number;
+  /** The API's clients (a token generated per client), or empty with `tokensSecret`. */
+  readonly clients: readonly { readonly id: string; readonly tasks: readonly string[] }[];
+  /** An existing Kubernetes Secret (key `tokens`) holding the tokens file, instead of clients. */
+  readonly tokensSecret?: string;
 }
 
 export interface RedisConfig {
@@ -248,7 +259,7 @@ export const DEFAULTS = Object.freeze({
       autoscale: { maxConcurrency: 50, minConcurrency: 10 },
     },
   ],
-  ingress: { replicas: 3, port: 8080, cpu: "500m", memoryMiB: 512 },
+  ingress: { replicas: 3, port: 8080, cpu: "500m", memoryMiB: 512, metricsPort: 9464 },
   storage: {
     redis: { nodeType: "cache.r7g.large", engineVersion: "7.1", replicas: 2 },
     opensearch: {
@@ -293,7 +304,7 @@ export function parseRegionConfig(raw: Readonly<Record<string, unknown>>): Regio
   const network = parseNetwork(object(raw.network, K("network")), region, cluster.mode);
   const brokerCluster = parseBrokerCluster(object(raw.brokerCluster, K("brokerCluster")));
   const workers = parseWorkers(object(raw.workers, K("workers")));
-  const ingress = parseIngress(object(raw.ingress, K("ingress")));
+  const ingress = parseIngress(object(raw.ingress, K("ingress")), region);
   const storage = parseStorage(object(raw.storage, K("storage")), region);
   const federation = parseFederation(object(raw.federation, K("federation")), region);
   return {
@@ -729,10 +740,75 @@ function parseWorkers(o: Raw): WorkersConfig {
   };
 }
 
-function parseIngress(o: Raw): IngressConfig {
+/** Without clients in the stack: one client "default" that may send any task (its token is a secret output). */
+const DEFAULT_API_CLIENTS: IngressConfig["clients"] = [{ id: "default", tasks: ["*"] }];
+
+/** An ACM certificate ARN; an NLB listener takes only a certificate of its own region. */
+const ACM_ARN = /^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate\/[0-9a-f-]{36}$/;
+
+function parseApiClients(o: Raw, p: string): IngressConfig["clients"] {
+  const seen = new Set<string>();
+  return array(o.clients, `${p}.clients`).map((raw, i) => {
+    const cp = `${p}.clients[${i}]`;
+    const c = object(raw, cp);
+    onlyKeys(c, cp, ["id", "tasks"]);
+    const id = string(c.id, `${cp}.id`);
+    const idErr = clientIdProblem(id);
+    if (idErr) throw new ConfigError(`${cp}.id: ${idErr}`);
+    if (seen.has(id))
+      throw new ConfigError(`${cp}.id: "${id}" is listed twice; client ids are unique`);
+    seen.add(id);
+    const tasks = stringArray(c.tasks, `${cp}.tasks`);
+    if (tasks.length === 0) {
+      throw new ConfigError(
+        `${cp}.tasks: missing; list the task-name globs this client may send, e.g. ["reports.*"]`,
+      );
+    }
+    tasks.forEach((g, k) => {
+      const e = globProblem(g);
+      if (e) throw new ConfigError(`${cp}.tasks[${k}]: ${e}`);
+    });
+    return { id, tasks };
+  });
+}
+
+function parseIngress(o: Raw, region: string): IngressConfig {
   const p = K("ingress");
   const d = DEFAULTS.ingress;
-  onlyKeys(o, p, ["replicas", "port", "cpu", "memoryMiB", "hostname", "hostedZoneId"]);
+  onlyKeys(o, p, [
+    "replicas",
+    "port",
+    "cpu",
+    "memoryMiB",
+    "hostname",
+    "hostedZoneId",
+    "exposure",
+    "certificateArn",
+    "metricsPort",
+    "clients",
+    "tokensSecret",
+  ]);
+  const exposure = oneOf(o.exposure, `${p}.exposure`, ["internal", "public"], "internal");
+  const certificateArn = optionalString(o.certificateArn, `${p}.certificateArn`);
+  if (certificateArn !== undefined) {
+    const m = ACM_ARN.exec(certificateArn);
+    if (!m) {
+      throw new ConfigError(
+        `${p}.certificateArn: ${show(certificateArn)} is not an ACM certificate ARN; use one like "arn:aws:acm:${region}:123456789012:certificate/<uuid>"`,
+      );
+    }
+    // An NLB TLS listener takes a certificate from ACM in its own region (ACM certificates are regional).
+    if (m[1] !== region) {
+      throw new ConfigError(
+        `${p}.certificateArn: the certificate is in ${m[1]}, this stack in ${region}; a load balancer uses a certificate of its own region`,
+      );
+    }
+  }
+  if (exposure === "public" && certificateArn === undefined) {
+    throw new ConfigError(
+      `${p}.certificateArn: missing; exposure "public" serves the API only over TLS on 443 — give an ACM certificate ARN of ${region}, or use exposure "internal"`,
+    );
+  }
   const hostname = optionalString(o.hostname, `${p}.hostname`);
   const hostedZoneId = optionalString(o.hostedZoneId, `${p}.hostedZoneId`);
   if (hostname !== undefined && !/^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/.test(hostname)) {
@@ -751,6 +827,23 @@ function parseIngress(o: Raw): IngressConfig {
       `${p}.hostedZoneId: ${show(hostedZoneId)} is not a Route 53 zone id; use one like "Z0123456789ABCDEFGHIJ"`,
     );
   }
+  const tokensSecret = optionalString(o.tokensSecret, `${p}.tokensSecret`);
+  if (tokensSecret !== undefined && o.clients !== undefined) {
+    throw new ConfigError(
+      `${p}.clients: set together with tokensSecret; use one — clients (a token generated per client) or tokensSecret (an existing Secret with the tokens file)`,
+    );
+  }
+  const clients =
+    tokensSecret !== undefined
+      ? []
+      : o.clients === undefined
+        ? DEFAULT_API_CLIENTS
+        : parseApiClients(o, p);
+  if (tokensSecret === undefined && clients.length === 0) {
+    throw new ConfigError(
+      `${p}.clients: empty; the API admits only known clients — list them (e.g. [{ id: orders, tasks: ["orders.*"] }]) or name an existing Secret with tokensSecret`,
+    );
+  }
   return {
     replicas: integer(o.replicas, `${p}.replicas`, { min: 1, max: 100 }, d.replicas),
     port: integer(o.port, `${p}.port`, { min: 1024, max: 65535 }, d.port),
@@ -758,6 +851,16 @@ function parseIngress(o: Raw): IngressConfig {
     memoryMiB: integer(o.memoryMiB, `${p}.memoryMiB`, { min: 128, max: 65536 }, d.memoryMiB),
     hostname,
     hostedZoneId,
+    exposure,
+    ...(certificateArn !== undefined ? { certificateArn } : {}),
+    metricsPort: integer(
+      o.metricsPort,
+      `${p}.metricsPort`,
+      { min: 1024, max: 65535 },
+      d.metricsPort,
+    ),
+    clients,
+    ...(tokensSecret !== undefined ? { tokensSecret } : {}),
   };
 }
 

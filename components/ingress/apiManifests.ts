@@ -1,8 +1,10 @@
 /**
  * Kubernetes objects of the task API (ingress layer, S5, S7): a Deployment of `taskfleet api`
- * from the worker image, a PodDisruptionBudget and an internet-facing network load balancer
- * Service (the Route 53 latency record is placed by the Ingress component, S11).
- * Pure: no Pulumi import.
+ * from the worker image (clients' token hashes mounted from a Secret, `/metrics` on its own
+ * container port), a PodDisruptionBudget and a network load balancer Service — internal unless the
+ * stack exposes the API publicly, which takes a TLS listener on 443 only (an ACM certificate).
+ * The Service never carries the metrics port. (The Route 53 latency record is placed by the
+ * Ingress component, S11.) Pure: no Pulumi import.
  */
 import { POOL_LABEL } from "../compute/nodePools.js";
 import { k8sName, type K8sObject } from "../k8s/objects.js";
@@ -60,7 +62,23 @@ export interface ApiContext {
   readonly selectNodePool: boolean;
   /** Routing flags from {@link apiRoutingArgs}. */
   readonly routingArgs?: readonly string[];
+  /** Container port of `/metrics` (scraped by Monitoring, never on the Service). */
+  readonly metricsPort: number;
+  /** Secret holding the tokens file (key `tokens`: `<client> <sha256> <globs>` lines). */
+  readonly tokensSecretName: string;
+  /** `internal`: a load balancer inside the VPC; `public`: internet-facing (needs `certificateArn`). */
+  readonly exposure: ApiExposure;
+  /** ACM certificate of the TLS listener (443 only). @default - none: plain HTTP on 80 (internal only) */
+  readonly certificateArn?: string;
 }
+
+export type ApiExposure = "internal" | "public";
+
+/** Where the tokens file is mounted in the API's container. */
+export const TOKENS_DIR = "/etc/taskfleet/api";
+const LB = "service.beta.kubernetes.io/aws-load-balancer-";
+/** AWS's TLS 1.3/1.2 policy for NLB TLS listeners (no TLS 1.0/1.1). */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
 export interface ApiObjects {
   readonly deployment: K8sObject;
@@ -69,6 +87,11 @@ export interface ApiObjects {
 }
 
 export function apiObjects(ctx: ApiContext): ApiObjects {
+  if (ctx.exposure === "public" && ctx.certificateArn === undefined) {
+    throw new Error(
+      "ingress.exposure: public needs ingress.certificateArn (an ACM certificate for the TLS listener on 443)",
+    );
+  }
   const name = k8sName(ctx.instance, "api");
   const { meta, match, deployment, podDisruptionBudget } = runtimeWorkload({
     appName: "taskfleet-api",
@@ -82,8 +105,19 @@ export function apiObjects(ctx: ApiContext): ApiObjects {
     container: {
       name: "api",
       image: ctx.image,
-      // Listen on every interface: the load balancer and probes reach the pod IP.
-      args: ["api", "--host", "0.0.0.0", "--port", String(ctx.port), ...(ctx.routingArgs ?? [])],
+      // Listen on every interface: the load balancer, probes and Prometheus reach the pod IP.
+      args: [
+        "api",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        String(ctx.port),
+        "--metrics-port",
+        String(ctx.metricsPort),
+        "--tokens-file",
+        `${TOKENS_DIR}/tokens`,
+        ...(ctx.routingArgs ?? []),
+      ],
       secretName: ctx.secretName,
       env: [{ name: "TASKFLEET_REGION", value: ctx.region }],
       port: { name: "http", containerPort: ctx.port },
@@ -92,22 +126,56 @@ export function apiObjects(ctx: ApiContext): ApiObjects {
     },
     tmpSizeLimit: "64Mi",
   });
+  withTokensAndMetrics(deployment, ctx);
+  const tls = ctx.certificateArn !== undefined;
   const service: K8sObject = {
     apiVersion: "v1",
     kind: "Service",
     metadata: {
       ...meta(),
       annotations: {
-        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
-        "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+        [`${LB}type`]: "nlb",
+        [`${LB}cross-zone-load-balancing-enabled`]: "true",
+        [`${LB}scheme`]: ctx.exposure === "public" ? "internet-facing" : "internal",
+        ...(ctx.exposure === "internal" ? { [`${LB}internal`]: "true" } : {}),
+        ...(tls
+          ? {
+              [`${LB}ssl-cert`]: ctx.certificateArn!,
+              [`${LB}ssl-ports`]: "443",
+              [`${LB}ssl-negotiation-policy`]: TLS_POLICY,
+              [`${LB}backend-protocol`]: "tcp",
+            }
+          : {}),
       },
     },
     spec: {
       type: "LoadBalancer",
       selector: match,
       externalTrafficPolicy: "Local",
-      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+      ports: tls
+        ? [{ name: "https", port: 443, targetPort: "http", protocol: "TCP" }]
+        : [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
     },
   };
   return { deployment, podDisruptionBudget, service };
+}
+
+/** Adds the metrics container port and the read-only tokens volume to the API's Deployment. */
+function withTokensAndMetrics(deployment: K8sObject, ctx: ApiContext): void {
+  const pod = (deployment.spec as { template: { spec: Record<string, unknown> } }).template.spec;
+  const container = (pod.containers as Record<string, unknown>[])[0]!;
+  (container.ports as unknown[]).push({
+    name: "metrics",
+    containerPort: ctx.metricsPort,
+    protocol: "TCP",
+  });
+  (container.volumeMounts as unknown[]).push({
+    name: "api-tokens",
+    mountPath: TOKENS_DIR,
+    readOnly: true,
+  });
+  (pod.volumes as unknown[]).push({
+    name: "api-tokens",
+    secret: { secretName: ctx.tokensSecretName, defaultMode: 0o440 },
+  });
 }

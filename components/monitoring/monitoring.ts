@@ -68,7 +68,7 @@ export interface MonitoringArgs {
   readonly brokers: MonitoredPods;
   /** The worker pods (`/metrics` on the runtime's health port, 8080). @default - required (labels and port have defaults) */
   readonly workers: MonitoredPods;
-  /** The task API pods (`/metrics` on 8080). @default - required (labels and port have defaults) */
+  /** The task API pods (`/metrics` on its metrics port, 9464). @default - required (labels and port have defaults) */
   readonly api: MonitoredPods;
   /** The result backend, watched through redis_exporter. @default - no Redis monitoring */
   readonly redis?: MonitoredRedis;

@@ -33,7 +33,7 @@ export interface MonitoredPods {
    * broker|worker|api`
    */
   readonly podLabels?: Readonly<Record<string, string>>;
-  /** Port serving `/metrics`. @default - 15692 for brokers, 8080 (the runtime's health port) for workers and the API */
+  /** Port serving `/metrics`. @default - 15692 for brokers, 8080 (the runtime's health port) for workers, 9464 for the API */
   readonly port?: number;
   /**
    * Scrape over HTTPS (RabbitMQ with TLS on serves metrics only on 15691 over TLS). The CA comes
@@ -101,7 +101,7 @@ export const MONITORING_DEFAULTS = Object.freeze({
   prometheusMemoryGiB: 4,
   brokerPort: RABBITMQ_PROMETHEUS_PORT,
   workerPort: 8080,
-  apiPort: 8080,
+  apiPort: 9464,
 });
 
 /** Mount points inside the pods. */

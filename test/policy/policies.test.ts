@@ -98,6 +98,7 @@ describe("the pack", () => {
       ["no-public-broker-or-redis-ingress", "mandatory"],
       ["imdsv2-required", "mandatory"],
       ["pods-restricted", "mandatory"],
+      ["api-exposure", "mandatory"],
     ]);
   });
 });
