@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiFixture } from "./support.js";
 
 const fx = new ApiFixture();
-beforeAll(() => fx.start({ retryAfterSeconds: 3 }));
+beforeAll(() => fx.start({ retryAfterSeconds: 3, maxBodyBytes: 4096 }));
 afterAll(() => fx.stop());
 
 describe("POST /v1/tasks/batch", () => {
@@ -54,6 +54,21 @@ describe("POST /v1/tasks/batch", () => {
     const accepted = per.filter((p) => p.status === 202).map((p) => p.id);
     const held = [...(await fx.drain(fx.queues.default)), ...(await fx.drain(fx.queues.tiny))];
     expect(new Set(held)).toEqual(new Set(accepted));
+  });
+
+  it("refuses a task bigger than a single POST may be (413 for that task only)", async () => {
+    const r = await fx.batch([{ name: "small" }, { name: "big", args: ["x".repeat(5000)] }]);
+    expect(r.status).toBe(207);
+    const per = r.json.tasks as Record<string, unknown>[];
+    expect(per[0]).toMatchObject({ status: 202 });
+    expect(per[1]).toEqual({
+      status: 413,
+      error: "payload_too_large",
+      field: "tasks[1]",
+      message:
+        "tasks[1]: 5026 bytes; a task may have at most 4096 bytes (store big inputs elsewhere and pass a reference)",
+    });
+    expect(await fx.drain(fx.queues.default)).toEqual([per[0]!.id]);
   });
 
   it("refuses a bad envelope as a whole with 400 naming tasks", async () => {

@@ -29,6 +29,7 @@ export interface RouteContext {
   metrics: ApiMetrics;
   limiter: InFlightLimiter;
   retryAfterSeconds: number;
+  maxBodyBytes: number;
   maxBatchBodyBytes: number;
   allowedTasks?: ReadonlySet<string>;
   log: (fields: Record<string, unknown>) => void;
@@ -217,6 +218,10 @@ function idempotencyKey(req: FastifyRequest): string | undefined {
 }
 
 export function registerTaskRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  let readiness: {
+    at: number;
+    check: Promise<{ broker: boolean; backend: boolean; detail?: string }>;
+  } | null = null;
   const closedCheck = (): void => {
     if (ctx.isClosed()) {
       throw notStored(
@@ -254,6 +259,22 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: RouteContext): voi
       const now = new Date();
       const slots: Slot[] = bodies.map((body, index) => ({ index, body }));
       for (const s of slots) check(ctx, who, s, `tasks[${s.index}].`, now);
+      // A task in a batch is no bigger than a task sent alone (checked only when it could be).
+      if (Number(req.headers["content-length"] ?? Infinity) > ctx.maxBodyBytes) {
+        for (const s of slots) {
+          const bytes = Buffer.byteLength(JSON.stringify(s.body));
+          if (s.answer === undefined && bytes > ctx.maxBodyBytes) {
+            s.answer = {
+              status: 413,
+              body: {
+                error: "payload_too_large",
+                field: `tasks[${s.index}]`,
+                message: `tasks[${s.index}]: ${bytes} bytes; a task may have at most ${ctx.maxBodyBytes} bytes (store big inputs elsewhere and pass a reference)`,
+              },
+            };
+          }
+        }
+      }
       const n = slots.filter((s) => s.answer === undefined).length;
       if (n > 0) {
         closedCheck();
@@ -315,7 +336,11 @@ export function registerTaskRoutes(app: FastifyInstance, ctx: RouteContext): voi
     "/readyz",
     { schema: PROBE_SCHEMA, config: { public: true, rateLimit: false } },
     async (_req, reply) => {
-      const c = await ctx.gateway.check();
+      // Unauthenticated and unlimited: one check a second at most, whoever asks how often.
+      if (readiness === null || Date.now() - readiness.at > 1000) {
+        readiness = { at: Date.now(), check: ctx.gateway.check() };
+      }
+      const c = await readiness.check;
       const closing = ctx.isClosed();
       const ok = c.broker && c.backend && !closing;
       if (!ok && c.detail) ctx.log({ msg: "not ready", detail: c.detail });

@@ -225,6 +225,7 @@ export class TaskApi {
         metrics,
         limiter,
         retryAfterSeconds: opts.retryAfterSeconds ?? 1,
+        maxBodyBytes: maxBody,
         maxBatchBodyBytes: maxBatch,
         log,
         isClosed: () => this.closed,
