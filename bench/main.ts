@@ -6,6 +6,8 @@
  *
  *   npm run bench -- [--tasks 30000] [--publish 50000] [--rounds 3] [--concurrency 50]
  *                    [--prefetch-multiplier 4] [--latency-tasks 5000]
+ *                    [--ingest 50000] [--ingest-single 10000] [--ingest-batches-in-flight 8]
+ *                    [--only ingest]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +17,7 @@ import { connect } from "amqplib";
 import { RabbitMqNode, RedisServer } from "../local/services/index.js";
 import { bareConsume, barePublish, celeryMessage } from "./bare.js";
 import { taskfleetConsume, taskfleetLatency, taskfleetPublish } from "./taskfleet.js";
+import { apiIngest, bareIngest, resetIngest, startApi } from "./apiIngest.js";
 import { fmt, median, quantile } from "./stats.js";
 
 const { values: flags } = parseArgs({
@@ -25,6 +28,10 @@ const { values: flags } = parseArgs({
     concurrency: { type: "string", default: "50" },
     "prefetch-multiplier": { type: "string", default: "4" },
     "latency-tasks": { type: "string", default: "5000" },
+    ingest: { type: "string", default: "50000" },
+    "ingest-single": { type: "string", default: "10000" },
+    "ingest-batches-in-flight": { type: "string", default: "8" },
+    only: { type: "string" },
   },
 });
 
@@ -43,6 +50,12 @@ const CONCURRENCY = positiveInt("concurrency", flags.concurrency);
 const MULTIPLIER = positiveInt("prefetch-multiplier", flags["prefetch-multiplier"]);
 const LATENCY_TASKS = positiveInt("latency-tasks", flags["latency-tasks"]);
 const PREFETCH = CONCURRENCY * MULTIPLIER;
+const INGEST = positiveInt("ingest", flags.ingest);
+const INGEST_SINGLE = positiveInt("ingest-single", flags["ingest-single"]);
+const INGEST_BATCHES = positiveInt("ingest-batches-in-flight", flags["ingest-batches-in-flight"]);
+if (flags.only !== undefined && flags.only !== "ingest") {
+  throw new Error(`--only: ${JSON.stringify(flags.only)} is not a part; use --only ingest`);
+}
 
 async function fillQueue(amqpUrl: string, queue: string, count: number): Promise<void> {
   const conn = await connect(amqpUrl);
@@ -94,6 +107,45 @@ function line(label: string, values: number[], unit: string): number {
   return m;
 }
 
+/**
+ * 4. Task API ingest: `taskfleet api` in its own process, tasks over keep-alive HTTP in batches of
+ * 1,000 and one per request, against a bare amqplib confirmed publish to the same exchange.
+ */
+async function ingest(amqp: string, red: string): Promise<void> {
+  const api = await startApi(amqp, red);
+  try {
+    await resetIngest(amqp);
+    await apiIngest(api, 2000, 1000, 2); // warm-up: connections, JIT
+    const bare: number[] = [];
+    const batch: number[] = [];
+    const single: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const runBare = async (): Promise<void> => {
+        await resetIngest(amqp);
+        bare.push(INGEST / (await bareIngest(amqp, INGEST)));
+      };
+      const runApi = async (): Promise<void> => {
+        await resetIngest(amqp);
+        batch.push(INGEST / (await apiIngest(api, INGEST, 1000, INGEST_BATCHES)));
+        await resetIngest(amqp);
+        single.push(INGEST_SINGLE / (await apiIngest(api, INGEST_SINGLE, 1, 64)));
+      };
+      await inTurn(r, runBare, runApi);
+    }
+    console.log(
+      `task API ingest (tasks/s until the last 202; every task confirmed by the broker): ${INGEST} tasks in batches of 1,000 (${INGEST_BATCHES} in flight), ${INGEST_SINGLE} one per request (64 in flight)`,
+    );
+    const mb = line("bare amqplib confirmed publish", bare, "tasks/s");
+    const mbatch = line("API POST /v1/tasks/batch", batch, "tasks/s");
+    const msingle = line("API POST /v1/tasks (one per request)", single, "tasks/s");
+    console.log(`  ratio batch / bare: ${(mbatch / mb).toFixed(2)} (milestone ≥ 0.8)`);
+    console.log(`  ratio single / bare: ${(msingle / mb).toFixed(2)}`);
+  } finally {
+    await api.stop();
+    await resetIngest(amqp);
+  }
+}
+
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "taskfleet-bench-"));
   const rabbit = new RabbitMqNode({ dir: join(root, "rabbit") });
@@ -107,6 +159,10 @@ async function main(): Promise<void> {
         `prefetch ${PREFETCH} (concurrency ${CONCURRENCY} × ${MULTIPLIER}), ${ROUNDS} rounds, Node ${process.versions.node}\n`,
     );
 
+    if (flags.only === "ingest") {
+      await ingest(amqp, red);
+      return;
+    }
     // 1. Consume: parse, store a Celery-format result, ack after the store. The two sides take
     // turns going first, so neither always meets a broker still flushing the other's work.
     const bare: number[] = [];
@@ -177,6 +233,8 @@ async function main(): Promise<void> {
     if (lat.length !== LATENCY_TASKS) {
       throw new Error(`only ${lat.length} of ${LATENCY_TASKS} latency results arrived`);
     }
+    console.log("");
+    await ingest(amqp, red);
   } finally {
     await Promise.allSettled([rabbit.stop(), redis.stop()]);
     rmSync(root, { recursive: true, force: true });
