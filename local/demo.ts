@@ -53,6 +53,8 @@ export interface DemoOptions {
 export interface DemoResult {
   records: TaskRecord[];
   startedAt: number;
+  /** When the last task was accepted (202): the end of ingest. */
+  acceptedAt: number;
   endedAt: number;
 }
 
@@ -193,6 +195,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   };
 
   const startedAt = performance.now();
+  let acceptedAt = startedAt;
   let next = 0;
   const progress = setInterval(() => o.onProgress?.({ submitted, finished, total }), 200);
   const newRecord = (i: number): { rec: TaskRecord; task: WorkloadTask; api: DemoApi } => {
@@ -219,6 +222,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       finish(rec, e.at, e.meta);
     }
     submitted++;
+    acceptedAt = performance.now();
   };
   /** POSTs with retries of connection errors (the API restarting); other answers are returned. */
   const send = async (api: DemoApi, path: string, body: string): Promise<PostAnswer> => {
@@ -342,5 +346,5 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     agent.destroy();
     await Promise.allSettled(subs.map((s) => s.quit()));
   }
-  return { records, startedAt, endedAt: performance.now() };
+  return { records, startedAt, acceptedAt, endedAt: performance.now() };
 }

@@ -173,6 +173,7 @@ export async function main(argv: string[]): Promise<number> {
     target.state.setEndpoints(endpoints(regions));
 
     let summary: Summary | null = null;
+    let ingest: { seconds: number; tasksPerSecond: number } | null = null;
     if (demoCount > 0 && workload) {
       say(
         `\ndemo: ${demoCount.toLocaleString("en-US")} tasks through both regions' task APIs (${opts.batchSize > 1 ? `batches of ${opts.batchSize}` : "one request per task"})`,
@@ -193,7 +194,15 @@ export async function main(argv: string[]): Promise<number> {
       });
       bar.end();
       summary = summarize(res.records, names, res.startedAt, res.endedAt);
+      const ingestSeconds = (res.acceptedAt - res.startedAt) / 1000;
+      ingest = {
+        seconds: Number(ingestSeconds.toFixed(2)),
+        tasksPerSecond: Math.round(summary.accepted / Math.max(ingestSeconds, 0.001)),
+      };
       say(formatSummary(summary));
+      say(
+        `ingest: every task accepted (202) ${ingest.seconds} s after the first request: ${ingest.tasksPerSecond.toLocaleString("en-US")} tasks/s through the task APIs`,
+      );
     }
     if (opts.json) {
       process.stdout.write(
@@ -203,6 +212,7 @@ export async function main(argv: string[]): Promise<number> {
             brokerNodes: opts.brokerNodes,
             regions: names,
             summary,
+            ingest,
             endpoints: endpoints(regions),
           },
           null,

@@ -73,6 +73,7 @@ describe("npm run local", () => {
     const out = JSON.parse(r.stdout) as {
       regions: string[];
       summary: Summary;
+      ingest: { seconds: number; tasksPerSecond: number };
       endpoints: Record<string, { amqpPorts: number[]; api: string }>;
     };
     const s = out.summary;
@@ -95,6 +96,11 @@ describe("npm run local", () => {
       expect(Object.values(reg.queues).reduce((a, k) => a + k, 0)).toBe(reg.submitted);
     }
     expect(s.latencyMs.p50).toBeGreaterThan(0);
+    // Ingest (every task accepted) ends before the last result; the demo sent batches.
+    expect(out.ingest.seconds).toBeGreaterThan(0);
+    expect(out.ingest.seconds).toBeLessThanOrEqual(s.durationSeconds);
+    expect(out.ingest.tasksPerSecond).toBeGreaterThan(0);
+    expect(r.stderr).toContain("(batches of 500)");
     expect(s.latencyMs.p99).toBeGreaterThanOrEqual(s.latencyMs.p50);
     expect(r.stderr).toContain("every task reached a final state; the numbers add up");
     // Nothing is left: the state folder is gone and the APIs no longer answer.
