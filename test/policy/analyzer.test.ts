@@ -110,6 +110,7 @@ describe("the policy pack served over the analyzer protocol", () => {
       ["no-public-broker-or-redis-ingress", "mandatory"],
       ["imdsv2-required", "mandatory"],
       ["pods-restricted", "mandatory"],
+      ["api-exposure", "mandatory"],
     ]);
   });
 
