@@ -192,6 +192,11 @@ export class ResultBackend {
     await this.redis();
   }
 
+  /** Round trip to the store (PING); throws when it does not answer. */
+  async ping(): Promise<void> {
+    await (await this.redis()).ping();
+  }
+
   /**
    * Stores a task's state. Returns false when a SUCCESS was already stored (nothing written).
    */

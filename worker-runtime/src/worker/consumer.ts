@@ -49,6 +49,8 @@ export class Consumer {
   private tracker: AckTracker | null = null;
   private consumerTags: string[] = [];
   private setupError: string | null = null;
+  /** Deliveries paused (the result backend is away): no consumers until resume(). */
+  private paused = false;
   private first: { resolve: () => void; reject: (e: Error) => void } | null = null;
 
   constructor(private readonly d: ConsumerDeps) {
@@ -69,6 +71,39 @@ export class Consumer {
     if (this.setupError) return this.setupError;
     if (this.consumerTags.length !== this.d.queues.length) return "not consuming every queue";
     return null;
+  }
+
+  /** Stops taking deliveries until {@link resume}; what was delivered stays held. */
+  async pause(): Promise<void> {
+    this.paused = true;
+    await this.cancel();
+  }
+
+  async resume(): Promise<void> {
+    this.paused = false;
+    const ch = this.channel;
+    const tracker = this.tracker;
+    if (ch && tracker && this.consumerTags.length === 0) {
+      try {
+        await this.consumeAll(ch, tracker);
+      } catch (err) {
+        this.d.log.warn("could not resume consuming; the channel is set up again", {
+          err: err as Error,
+        });
+      }
+    }
+  }
+
+  private async consumeAll(ch: Channel, tracker: AckTracker): Promise<void> {
+    const tags: string[] = [];
+    for (const q of this.d.queues) {
+      const { consumerTag } = await ch.consume(q, (msg) => {
+        if (msg) this.onMessage(msg, tracker, q);
+        else this.onCancelled(q, ch);
+      });
+      tags.push(consumerTag);
+    }
+    this.consumerTags = tags;
   }
 
   /** Stops the broker's deliveries (what was delivered stays unacked until settled). */
@@ -109,13 +144,7 @@ export class Consumer {
       this.channel = ch;
       this.tracker = tracker;
       this.consumerTags = [];
-      for (const q of d.queues) {
-        const { consumerTag } = await ch.consume(q, (msg) => {
-          if (msg) this.onMessage(msg, tracker, q);
-          else this.onCancelled(q, ch);
-        });
-        this.consumerTags.push(consumerTag);
-      }
+      if (!this.paused) await this.consumeAll(ch, tracker);
       this.setupError = null;
       d.log.info("consuming", { queues: d.queues, prefetch: d.prefetch });
       this.first?.resolve();

@@ -8,7 +8,9 @@ import type { DelayQueueType } from "../amqp/topology.js";
 import { EncodeError } from "../protocol/json.js";
 import { argsRepr, encodeRetry } from "../protocol/message.js";
 import { MaxRetriesExceededError, WorkerLostError, exceptionInfo } from "../protocol/result.js";
+import type { BuildMetaInput } from "../protocol/result.js";
 import type { Logger } from "../util/log.js";
+import type { BackendGate } from "./backendGate.js";
 import { hasFollowUps, sendErrbacks, sendFollowUps } from "./canvas.js";
 import { publishDelayed } from "./delays.js";
 import type { WorkerHooks } from "./hooks.js";
@@ -25,6 +27,10 @@ export interface OutcomeDeps {
   readonly delayQueues: DelayQueueType;
   /** The broker's `consumer_timeout`: retries of the store and follow-ups end before it. */
   readonly consumerTimeoutMs: number;
+  /** Told of every failed and successful store. */
+  readonly gate: BackendGate;
+  /** The worker has stopped: stop retrying. */
+  readonly stopped: () => boolean;
 }
 
 export class OutcomeRecorder {
@@ -35,8 +41,32 @@ export class OutcomeRecorder {
     return this.d.app.hasBackend() && !job.req.ignoreResult && !job.task.options.ignoreResult;
   }
 
-  private base(job: Job): { taskId: string; groupId: string | null; parentId: string | null } {
-    return { taskId: job.req.id, groupId: job.req.groupId, parentId: job.req.parentId };
+  /**
+   * Stores a state, retrying while the backend is unavailable (the gate closes meanwhile) until
+   * the delivery's hold deadline; the delivery stays unacked all along. Throws after that (the
+   * caller requeues) or at once for a value that cannot be encoded.
+   */
+  private async store(
+    job: Job,
+    input: Omit<BuildMetaInput, "taskId" | "groupId" | "parentId">,
+  ): Promise<void> {
+    const { req } = job;
+    const full = { ...input, taskId: req.id, groupId: req.groupId, parentId: req.parentId };
+    await persist(() => this.d.app.backend().store(full), {
+      deadline: holdDeadline(job, this.d.consumerTimeoutMs),
+      stop: this.d.stopped,
+      onRetry: (err, attempt, delayMs) => {
+        this.d.gate.failed(err);
+        this.d.log.warn("could not store the task's state; retrying", {
+          id: req.id,
+          status: input.status,
+          err: err as Error,
+          attempt,
+          delayMs,
+        });
+      },
+    });
+    this.d.gate.ok();
   }
 
   /**
@@ -74,8 +104,7 @@ export class OutcomeRecorder {
   private async succeeded(job: Job, value: unknown, runtime: number): Promise<void> {
     const { req } = job;
     try {
-      if (this.stores(job))
-        await this.d.app.backend().store({ ...this.base(job), status: "SUCCESS", result: value });
+      if (this.stores(job)) await this.store(job, { status: "SUCCESS", result: value });
       if (hasFollowUps(req)) await this.followUps(job, value);
     } catch (err) {
       // Celery: a result the serializer refuses is stored as FAILURE EncodeError (app/trace.py).
@@ -97,6 +126,7 @@ export class OutcomeRecorder {
   async followUps(job: Job, value: unknown): Promise<void> {
     await persist(() => sendFollowUps(this.d.app, job.req, value), {
       deadline: holdDeadline(job, this.d.consumerTimeoutMs),
+      stop: this.d.stopped,
       onRetry: (err, attempt, delayMs) =>
         this.d.log.warn("could not send the task's follow-ups; retrying", {
           id: job.req.id,
@@ -140,8 +170,7 @@ export class OutcomeRecorder {
     const { req, msg } = job;
     const eta = new Date(Date.now() + countdown * 1000);
     const enc = encodeRetry(req, eta, this.d.app.jsonMode);
-    if (this.stores(job))
-      await this.d.app.backend().store({ ...this.base(job), status: "RETRY", error: cause });
+    if (this.stores(job)) await this.store(job, { status: "RETRY", error: cause });
     await publishDelayed(
       this.d.app,
       this.d.delayQueues,
@@ -171,8 +200,7 @@ export class OutcomeRecorder {
 
   private async failed(job: Job, err: unknown, runtime: number): Promise<void> {
     const { req } = job;
-    if (this.stores(job))
-      await this.d.app.backend().store({ ...this.base(job), status: "FAILURE", error: err });
+    if (this.stores(job)) await this.store(job, { status: "FAILURE", error: err });
     await sendErrbacks(this.d.app, req);
     if (acksLate(job)) job.tracker.ack(deliveryTag(job));
     this.d.metrics.failed++;

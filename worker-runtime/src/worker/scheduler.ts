@@ -10,7 +10,7 @@ import type { Logger } from "../util/log.js";
 import type { Autoscaler } from "./autoscale.js";
 import { publishDelayed } from "./delays.js";
 import type { WorkerHooks } from "./hooks.js";
-import { acksLate, deliveryTag, isLive, type Job } from "./job.js";
+import { acksLate, deliveryTag, holdDeadline, isLive, type Job } from "./job.js";
 import type { WorkerMetrics } from "./metrics.js";
 import type { OutcomeRecorder } from "./outcome.js";
 import type { ExecutionPool } from "./pool.js";
@@ -23,6 +23,8 @@ export interface SchedulerDeps {
   readonly pool: ExecutionPool;
   readonly outcomes: OutcomeRecorder;
   readonly delayQueues: DelayQueueType;
+  /** The broker's `consumer_timeout`. */
+  readonly consumerTimeoutMs: number;
   readonly concurrency: number;
   readonly autoscaler: Autoscaler | null;
 }
@@ -46,8 +48,9 @@ export class Scheduler {
   private idleWaiters: (() => void)[] = [];
   private stopping = false;
   processed = 0;
-  /** Why the last task outcome (result, follow-ups) could not be recorded; null once one is. */
-  outcomeError: string | null = null;
+  /** Start nothing (the result backend is away); see {@link pause}. */
+  private paused = false;
+  private sweeper: NodeJS.Timeout | null = null;
   readonly totals = new Map<string, number>();
 
   constructor(private readonly d: SchedulerDeps) {
@@ -211,7 +214,12 @@ export class Scheduler {
   }
 
   private pump(): void {
-    while (this.runningJobs.size < this.concurrency && this.ready.length > 0 && !this.stopping) {
+    while (
+      this.runningJobs.size < this.concurrency &&
+      this.ready.length > 0 &&
+      !this.stopping &&
+      !this.paused
+    ) {
       const job = this.ready.shift()!;
       if (!isLive(job)) continue;
       void this.execute(job);
@@ -237,13 +245,9 @@ export class Scheduler {
     this.d.metrics.observeRuntime(runtime);
     try {
       await this.d.outcomes.record(job, outcome, runtime);
-      this.outcomeError = null;
       completed = outcome.kind !== "cut-short";
     } catch (err) {
-      // The worker reports not ready until an outcome is recorded again (/readyz must not stay
-      // green while results fail).
-      this.outcomeError = (err as Error).message;
-      // The result could not be stored (backend down): leave it to a redelivery.
+      // Not recorded within the delivery's hold deadline: leave it to a redelivery.
       this.d.log.error("could not record the task's outcome; requeueing it", {
         id: req.id,
         err: err as Error,
@@ -279,6 +283,8 @@ export class Scheduler {
   /** Stops starting jobs and requeues every one not started. */
   stop(): void {
     this.stopping = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
     for (const w of this.waiting) {
       clearTimeout(w.timer);
       w.job.tracker.nack(deliveryTag(w.job), true);
@@ -302,6 +308,39 @@ export class Scheduler {
       this.d.pool.abort(job, reason);
     }
     await Promise.all(lost);
+  }
+
+  /**
+   * Starts no new job until {@link resume} (the result backend is away: a result computed now
+   * could not be stored). Jobs already held wait; one that would be held past its hold deadline
+   * (`consumer_timeout`) is requeued instead.
+   */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.sweeper = setInterval(() => this.requeueOverdue(), 5000);
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    this.pump();
+  }
+
+  private requeueOverdue(): void {
+    const soon = Date.now() + 10_000;
+    const overdue = (j: Job): boolean => holdDeadline(j, this.d.consumerTimeoutMs) < soon;
+    for (let i = this.ready.length - 1; i >= 0; i--) {
+      const j = this.ready[i]!;
+      if (!overdue(j)) continue;
+      this.ready.splice(i, 1);
+      this.d.log.warn("held too long while the result backend is away; requeueing", {
+        id: j.req.id,
+      });
+      j.tracker.nack(deliveryTag(j), true);
+    }
   }
 
   /** The channel died: what waits in memory belongs to it (the broker redelivers it). */

@@ -21,6 +21,7 @@ import type { DeclareMode, DelayQueueType } from "../amqp/topology.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { Admission, expiryCheck, successGuard } from "./admission.js";
 import { Autoscaler, type AutoscaleLimits } from "./autoscale.js";
+import { BackendGate } from "./backendGate.js";
 import { Consumer } from "./consumer.js";
 import { ControlCommands, registerBuiltinCommands } from "./control.js";
 import { EventDispatcher } from "./events.js";
@@ -99,6 +100,7 @@ export class Worker {
   private readonly conn: AmqpConnection;
   private readonly consumer: Consumer;
   private readonly scheduler: Scheduler;
+  private readonly gate: BackendGate;
   private readonly events: EventDispatcher | null;
   private readonly pidbox: Pidbox | null;
   private readonly startedAt = Date.now();
@@ -145,12 +147,31 @@ export class Worker {
     const common = { app, log: this.log, hooks: this.hooks, metrics: this.metrics };
     this.pool = new AsyncPool(app, this.hostname);
     const consumerTimeoutMs = opts.consumerTimeoutMs ?? 1_800_000;
-    const outcomes = new OutcomeRecorder({ ...common, delayQueues, consumerTimeoutMs });
+    this.gate = new BackendGate({
+      app,
+      log: this.log,
+      onDown: () => {
+        this.scheduler.pause();
+        void this.consumer.pause();
+      },
+      onUp: () => {
+        void this.consumer.resume();
+        this.scheduler.resume();
+      },
+    });
+    const outcomes = new OutcomeRecorder({
+      ...common,
+      delayQueues,
+      consumerTimeoutMs,
+      gate: this.gate,
+      stopped: () => this.state === "stopped",
+    });
     this.scheduler = new Scheduler({
       ...common,
       pool: this.pool,
       outcomes,
       delayQueues,
+      consumerTimeoutMs,
       concurrency: conc,
       autoscaler,
     });
@@ -232,12 +253,11 @@ export class Worker {
   /** Connected and consuming every queue. */
   isReady(): { ready: boolean; reason: string } {
     if (this.state !== "running") return { ready: false, reason: `worker is ${this.state}` };
+    const down = this.gate.downReason;
+    if (down !== null)
+      return { ready: false, reason: `task outcomes are not being recorded: ${down}` };
     const reason = this.consumer.notReadyReason();
-    if (reason) return { ready: false, reason };
-    const outcomeError = this.scheduler.outcomeError;
-    if (outcomeError)
-      return { ready: false, reason: `task outcomes are not being recorded: ${outcomeError}` };
-    return { ready: true, reason: "consuming" };
+    return reason ? { ready: false, reason } : { ready: true, reason: "consuming" };
   }
 
   get healthAddress(): { port: number; host: string } | null {
@@ -345,6 +365,7 @@ export class Worker {
     await this.consumer.close();
     await this.conn.close();
     await this.pool.close();
+    this.gate.close();
     await new Promise<void>((r) => (this.health ? this.health.close(() => r()) : r()));
     this.state = "stopped";
     this.log.info("worker stopped", { processed: this.scheduler.processed, drained });
