@@ -50,6 +50,35 @@ describe("worker flags", () => {
     });
   });
 
+  it("reads time limits and the broker's consumer_timeout from flags, else the environment", () => {
+    expect(parseWorkerArgs(["-A", "t.js"], {})).toMatchObject({
+      timeLimitSeconds: undefined,
+      softTimeLimitSeconds: undefined,
+      consumerTimeoutSeconds: 1800,
+    });
+    const env = { TASKFLEET_TASK_TIME_LIMIT: "300", TASKFLEET_CONSUMER_TIMEOUT: "3600" };
+    expect(parseWorkerArgs(["-A", "t.js"], env)).toMatchObject({
+      timeLimitSeconds: 300,
+      consumerTimeoutSeconds: 3600,
+    });
+    expect(
+      parseWorkerArgs(
+        ["-A", "t.js", "--time-limit=90", "--soft-time-limit", "60", "--consumer-timeout=900"],
+        env,
+      ),
+    ).toMatchObject({
+      timeLimitSeconds: 90,
+      softTimeLimitSeconds: 60,
+      consumerTimeoutSeconds: 900,
+    });
+    expect(() => parseWorkerArgs(["-A", "t.js"], { TASKFLEET_TASK_TIME_LIMIT: "soon" })).toThrow(
+      'TASKFLEET_TASK_TIME_LIMIT: "soon" is not allowed; use seconds > 0 (e.g. 300)',
+    );
+    expect(() => parseWorkerArgs(["-A", "t.js", "--time-limit", "0"], {})).toThrow(
+      '--time-limit: "0" is not allowed; use seconds > 0 (e.g. 300)',
+    );
+  });
+
   it("expands %h, %n and %d like Celery", () => {
     expect(expandNodeName("w@%h", "node1.example.com")).toBe("w@node1.example.com");
     expect(expandNodeName("%n-%d@x", "node1.example.com")).toBe("node1-example.com@x");

@@ -327,3 +327,28 @@ describe("producer and worker details", () => {
     );
   });
 });
+
+describe("rate limits within consumer_timeout", () => {
+  it("holds a rate-limited delivery at most min(60 s, consumer_timeout/10); later ones wait in the delay queues for their slot", async () => {
+    const queue = uniqueQueue("rate-hold");
+    const app = testApp(queue);
+    const starts: number[] = [];
+    app.task("rh.t", () => void starts.push(Date.now()), { rateLimit: "2/s" });
+    // consumer_timeout 20 s: hold at most 2 s, i.e. the next 5 slots of 500 ms
+    const w = await startWorker(app, { concurrency: 4, consumerTimeoutMs: 20_000 });
+    try {
+      const rs = await app.sendTasks(Array.from({ length: 10 }, () => ({ name: "rh.t" })));
+      await sleep(600);
+      expect(w.reserved).toBeLessThanOrEqual(5);
+      for (const r of rs) await r.get({ timeoutMs: 20_000 });
+      starts.sort((a, b) => a - b);
+      for (let i = 1; i < starts.length; i++)
+        expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(440);
+      expect(starts.length).toBe(10);
+    } finally {
+      await w.stop();
+      await app.close();
+      await deleteQueues(queue);
+    }
+  });
+});

@@ -271,7 +271,7 @@ describe("worker on real RabbitMQ and Redis", () => {
     expect(ran).toBe(false);
   });
 
-  it("aborts the handler's signal at the soft limit and frees the slot at the hard limit", async () => {
+  it("aborts the handler's signal at the soft limit; at the hard limit records TimeLimitExceeded but holds the slot until the handler ends (never more than -c handlers)", async () => {
     const { app, client, queue } = await setup();
     app.task(
       "soft",
@@ -281,19 +281,80 @@ describe("worker on real RabbitMQ and Redis", () => {
         ),
       { softTimeLimitSeconds: 0.3 },
     );
-    app.task("hang", () => new Promise(() => undefined), { timeLimitSeconds: 0.5 });
-    app.task("quick", () => "quick");
-    await run(app, { concurrency: 1 }, queue, client);
+    let live = 0;
+    let peak = 0;
+    let hangEnded = 0;
+    let quickStarted = 0;
+    // ignores its signal and ends 2 s later
+    app.task(
+      "hang",
+      async () => {
+        peak = Math.max(peak, ++live);
+        await sleep(2000);
+        live--;
+        hangEnded = Date.now();
+      },
+      { timeLimitSeconds: 0.5 },
+    );
+    app.task("quick", () => {
+      peak = Math.max(peak, ++live);
+      quickStarted = Date.now();
+      live--;
+      return "quick";
+    });
+    const worker = await run(app, { concurrency: 1 }, queue, client);
     const soft = await client.sendTask("soft");
     await expect(soft.get({ timeoutMs: 10_000 })).rejects.toMatchObject({
       name: "SoftTimeLimitExceeded",
     });
+    const t0 = Date.now();
     const hang = await client.sendTask("hang");
     const quick = await client.sendTask("quick");
     await expect(hang.get({ timeoutMs: 10_000 })).rejects.toMatchObject({
       name: "TimeLimitExceeded",
     });
+    // recorded at the limit, long before the handler ends
+    expect(Date.now() - t0).toBeLessThan(1800);
+    expect(worker.renderMetrics()).toContain("\ntaskfleet_tasks_overdue 1\n");
     expect(await quick.get({ timeoutMs: 10_000 })).toBe("quick");
+    expect(quickStarted).toBeGreaterThanOrEqual(hangEnded);
+    expect(peak).toBe(1);
+    expect(worker.renderMetrics()).toContain("\ntaskfleet_tasks_overdue 0\n");
+  });
+
+  it("applies the worker's time limit to tasks without one, caps every run below consumer_timeout, and refuses limits that do not fit", async () => {
+    const { app, client, queue } = await setup();
+    app.task("w.hang", () => new Promise(() => undefined));
+    app.task("w.own", () => new Promise(() => undefined), { timeLimitSeconds: 0.4 });
+    // consumer_timeout 5 s: a run may last 0.8 × 5 − min(60, 0.5) = 3.5 s at most
+    expect(() => new Worker(app, { consumerTimeoutMs: 5000, timeLimitSeconds: 4 })).toThrow(
+      "time limit: 4 s (the worker's timeLimitSeconds, --time-limit or TASKFLEET_TASK_TIME_LIMIT) does not fit the broker's consumer_timeout of 5 s: a delivery is held while it waits (rate limit, up to 0.5 s), runs and stores its result, and RabbitMQ closes the channel (redelivering every task on it) at consumer_timeout; use at most 3.5 s or raise consumer_timeout (--consumer-timeout, TASKFLEET_CONSUMER_TIMEOUT) with the broker's",
+    );
+    const other = testApp(queue);
+    other.task("w.long", () => 1, { timeLimitSeconds: 10 });
+    expect(() => new Worker(other, { consumerTimeoutMs: 5000 })).toThrow(
+      'time limit: 10 s (task "w.long" timeLimitSeconds) does not fit the broker\'s consumer_timeout of 5 s',
+    );
+    await other.close();
+    const worker = await run(app, { consumerTimeoutMs: 5000, timeLimitSeconds: 1 }, queue, client);
+    const t0 = Date.now();
+    const [hang, own] = [await client.sendTask("w.hang"), await client.sendTask("w.own")];
+    await expect(own.get({ timeoutMs: 10_000 })).rejects.toMatchObject({
+      name: "TimeLimitExceeded",
+    });
+    await expect(hang.get({ timeoutMs: 10_000 })).rejects.toMatchObject({
+      name: "TimeLimitExceeded",
+    });
+    expect(Date.now() - t0).toBeLessThan(3000);
+    // a limit from the message beyond what fits is capped
+    const capped = await client.sendTask("w.hang", [], {}, { timeLimitSeconds: 3600 });
+    const c0 = Date.now();
+    await expect(capped.get({ timeoutMs: 10_000 })).rejects.toMatchObject({
+      name: "TimeLimitExceeded",
+    });
+    expect(Date.now() - c0).toBeGreaterThan(3000);
+    expect(Date.now() - c0).toBeLessThan(6000);
+    expect(worker.inFlight).toBe(3);
   });
 
   it("rejects an unroutable publish with PublishRejectedError naming the exchange and key", async () => {

@@ -1,7 +1,9 @@
 /** Celery-style worker flags, parsed and validated (pure). */
 import { hostname as osHostname } from "node:os";
 import { parseAutoscale, type AutoscaleLimits } from "../worker/autoscale.js";
+import type { DeclareMode } from "../amqp/topology.js";
 import { parseLogLevel, type LogLevel } from "../util/log.js";
+import type { WorkerOptions } from "../worker/worker.js";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -24,6 +26,11 @@ export interface WorkerArgs {
   declare: boolean;
   deadLetter: "republish" | "reject";
   delayQueues: "classic" | "quorum";
+  /** Hard limit of tasks without one (--time-limit, TASKFLEET_TASK_TIME_LIMIT). */
+  timeLimitSeconds: number | undefined;
+  softTimeLimitSeconds: number | undefined;
+  /** The broker's consumer_timeout (--consumer-timeout, TASKFLEET_CONSUMER_TIMEOUT). */
+  consumerTimeoutSeconds: number;
   help: boolean;
 }
 
@@ -62,11 +69,23 @@ const FLAGS: Record<string, { key: keyof WorkerArgs | "ignore"; value: boolean }
   "--no-declare": { key: "declare", value: false },
   "--dead-letter": { key: "deadLetter", value: true },
   "--delay-queues": { key: "delayQueues", value: true },
+  "--time-limit": { key: "timeLimitSeconds", value: true },
+  "--soft-time-limit": { key: "softTimeLimitSeconds", value: true },
+  "--consumer-timeout": { key: "consumerTimeoutSeconds", value: true },
   "-h": { key: "help", value: false },
   "--help": { key: "help", value: false },
   "-P": { key: "ignore", value: true },
   "--pool": { key: "ignore", value: true },
 };
+
+/** Seconds > 0 (Celery's time limits are floats). */
+function seconds(flag: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${flag}: "${v}" is not allowed; use seconds > 0 (e.g. 300)`);
+  }
+  return n;
+}
 
 function int(flag: string, v: string, min: number): number {
   const n = Number(v);
@@ -138,6 +157,15 @@ export function parseWorkerArgs(
   if (dq && dq.value !== "classic" && dq.value !== "quorum") {
     throw new UsageError(`${dq.flag}: "${dq.value}" is not allowed; use classic or quorum`);
   }
+  const fromEnv = (
+    k: keyof WorkerArgs,
+    name: string,
+  ): { flag: string; value: string } | undefined =>
+    get(k) ??
+    (env[name] !== undefined && env[name] !== "" ? { flag: name, value: env[name]! } : undefined);
+  const tl = fromEnv("timeLimitSeconds", "TASKFLEET_TASK_TIME_LIMIT");
+  const stl = get("softTimeLimitSeconds");
+  const ct = fromEnv("consumerTimeoutSeconds", "TASKFLEET_CONSUMER_TIMEOUT");
   let shutdown = 30;
   if (st) {
     shutdown = Number(st.value);
@@ -173,6 +201,9 @@ export function parseWorkerArgs(
     declare: !raw.has("declare"),
     deadLetter: (dl?.value as "republish" | "reject" | undefined) ?? "republish",
     delayQueues: (dq?.value as "classic" | "quorum" | undefined) ?? "classic",
+    timeLimitSeconds: tl ? seconds(tl.flag, tl.value) : undefined,
+    softTimeLimitSeconds: stl ? seconds(stl.flag, stl.value) : undefined,
+    consumerTimeoutSeconds: ct ? seconds(ct.flag, ct.value) : 1800,
     help,
   };
 }
@@ -200,5 +231,34 @@ Runs a Celery-compatible worker for the tasks registered on the module's exporte
                                 (for queues with their own dead-letter exchange)
       --delay-queues <type>     countdown/retry delay queues: classic (default) or quorum (replicated,
                                 for clusters)
+      --time-limit <s>          hard time limit of tasks that set none (env TASKFLEET_TASK_TIME_LIMIT)
+      --soft-time-limit <s>     soft time limit of tasks that set none
+      --consumer-timeout <s>    the broker's consumer_timeout (default 1800, RabbitMQ's); every run is
+                                capped to fit it, and a time limit that does not fit is refused
+                                (env TASKFLEET_CONSUMER_TIMEOUT)
   -h, --help                    this help
 `;
+
+/** The Worker's options for parsed flags (what `taskfleet worker` runs). */
+export function workerOptions(args: WorkerArgs, declareQueues: DeclareMode): WorkerOptions {
+  return {
+    ...(args.queues ? { queues: args.queues } : {}),
+    ...(args.concurrency ? { concurrency: args.concurrency } : {}),
+    ...(args.autoscale ? { autoscale: args.autoscale } : {}),
+    ...(args.healthPort !== undefined ? { healthPort: args.healthPort } : {}),
+    ...(args.timeLimitSeconds !== undefined ? { timeLimitSeconds: args.timeLimitSeconds } : {}),
+    ...(args.softTimeLimitSeconds !== undefined
+      ? { softTimeLimitSeconds: args.softTimeLimitSeconds }
+      : {}),
+    consumerTimeoutMs: args.consumerTimeoutSeconds * 1000,
+    healthHost: args.healthHost,
+    hostname: args.hostname,
+    prefetchMultiplier: args.prefetchMultiplier,
+    events: args.events,
+    shutdownTimeoutMs: args.shutdownTimeoutSeconds * 1000,
+    declareQueues: args.declare ? declareQueues : "passive",
+    deadLetter: args.deadLetter,
+    delayQueues: args.delayQueues,
+    connectRounds: 10,
+  };
+}

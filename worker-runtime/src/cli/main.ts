@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { App } from "../app.js";
 import { createLogger } from "../util/log.js";
 import { Worker } from "../worker/worker.js";
-import { UsageError, WORKER_HELP, parseWorkerArgs } from "./args.js";
+import { UsageError, WORKER_HELP, parseWorkerArgs, workerOptions } from "./args.js";
 
 const HELP = `Usage: taskfleet <command> [options]
 
@@ -63,22 +63,7 @@ async function runWorker(argv: readonly string[]): Promise<number> {
     ...(args.broker ? { brokerUrl: args.broker } : {}),
     ...(args.resultBackend ? { resultBackend: args.resultBackend } : {}),
   });
-  const worker = new Worker(app, {
-    ...(args.queues ? { queues: args.queues } : {}),
-    ...(args.concurrency ? { concurrency: args.concurrency } : {}),
-    ...(args.autoscale ? { autoscale: args.autoscale } : {}),
-    ...(args.healthPort !== undefined ? { healthPort: args.healthPort } : {}),
-    healthHost: args.healthHost,
-    hostname: args.hostname,
-    prefetchMultiplier: args.prefetchMultiplier,
-    events: args.events,
-    shutdownTimeoutMs: args.shutdownTimeoutSeconds * 1000,
-    declareQueues: args.declare ? app.declareQueues : "passive",
-    deadLetter: args.deadLetter,
-    delayQueues: args.delayQueues,
-    connectRounds: 10,
-    logger: log,
-  });
+  const worker = new Worker(app, { ...workerOptions(args, app.declareQueues), logger: log });
   let signals = 0;
   let stopping: Promise<void> | null = null;
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -333,6 +333,7 @@ function isTransportHeader(name: string): boolean {
   return (
     name === "compression" ||
     name === "taskfleet-delay" ||
+    name === "taskfleet-rate-slot" ||
     name === "x-death" ||
     name === "x-delivery-count" ||
     name.startsWith("x-first-death-") ||

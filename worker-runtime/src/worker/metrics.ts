@@ -26,6 +26,7 @@ export class WorkerMetrics {
     prefetch: number;
     reserved: number;
     ready: boolean;
+    overdue: number;
   }): string {
     const lines: string[] = [];
     const counter = (name: string, help: string, v: number): void => {
@@ -53,6 +54,11 @@ export class WorkerMetrics {
       `taskfleet_task_runtime_seconds_count ${this.runtimeCount}`,
     );
     gauge("taskfleet_tasks_in_flight", "Tasks running now.", g.inFlight);
+    gauge(
+      "taskfleet_tasks_overdue",
+      "Handlers still running past their hard time limit (outcome recorded; slot still taken).",
+      g.overdue,
+    );
     gauge(
       "taskfleet_tasks_reserved",
       "Messages received and not finished (running, waiting, prefetched).",

@@ -6,6 +6,7 @@
 import { RetryRequest, type App, type TaskContext } from "../app.js";
 import { SoftTimeLimitExceeded, TimeLimitExceeded } from "../protocol/result.js";
 import type { Job, Outcome } from "./job.js";
+import type { RunLimits } from "./limits.js";
 import { matchesAutoretry } from "./retry.js";
 
 export interface RunHandle {
@@ -25,17 +26,10 @@ export interface ExecutionPool {
   abort(job: Job, reason: Error): void;
   /** Process ids running handlers (Celery's `pool.processes`). */
   processes(): number[];
+  /** Handlers still running past their hard limit (their outcome is recorded already). */
+  overdue(): number;
   /** Ends the pool (after the scheduler drained it). Safe to call twice. */
   close(): Promise<void>;
-}
-
-/** The hard and soft limits of a job, seconds: the message's, else the task's. */
-export function timeLimits(job: Job): { hard: number | null; soft: number | null } {
-  const { req, task } = job;
-  return {
-    hard: req.timelimit[0] ?? task.options.timeLimitSeconds ?? null,
-    soft: req.timelimit[1] ?? task.options.softTimeLimitSeconds ?? null,
-  };
 }
 
 /** The context a handler gets as its last argument. */
@@ -55,14 +49,22 @@ export function taskContext(
   };
 }
 
-/** Runs handlers as promises on this event loop. */
+/**
+ * Runs handlers as promises on this event loop. JavaScript cannot stop a promise: at the hard
+ * limit the outcome is TimeLimitExceeded (stored and acked at once) and the signal aborts, but
+ * the slot stays taken until the handler really ends, so never more than `-c` handlers run. A
+ * handler that ignores its signal keeps its slot (`taskfleet_tasks_overdue` counts them); use the
+ * process pool for such code.
+ */
 export class AsyncPool implements ExecutionPool {
   readonly implementation = "taskfleet:async";
   private readonly aborts = new Map<Job, AbortController>();
+  private readonly late = new Set<Job>();
 
   constructor(
     private readonly app: App,
     private readonly hostname: string,
+    private readonly limits: (job: Job) => RunLimits,
   ) {}
 
   async start(): Promise<void> {}
@@ -70,7 +72,7 @@ export class AsyncPool implements ExecutionPool {
   run(job: Job): RunHandle {
     const abort = new AbortController();
     this.aborts.set(job, abort);
-    const { hard, soft } = timeLimits(job);
+    const { hard, soft } = this.limits(job);
     let softTimer: NodeJS.Timeout | undefined;
     let hardTimer: NodeJS.Timeout | undefined;
     if (soft) {
@@ -87,6 +89,7 @@ export class AsyncPool implements ExecutionPool {
           p,
           new Promise<never>((_, reject) => {
             hardTimer = setTimeout(() => {
+              this.late.add(job);
               abort.abort(new TimeLimitExceeded(`hard time limit (${hard}s) exceeded`));
               reject(new TimeLimitExceeded(`TimeLimitExceeded(${hard})`));
             }, hard * 1000);
@@ -101,10 +104,16 @@ export class AsyncPool implements ExecutionPool {
         autoretry: !(error instanceof RetryRequest) && matchesAutoretry(job.task, error),
       }),
     );
-    const settled = outcome.then(() => {
+    // the handler's own end, not the race's: the slot is free only then
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    void settled.then(() => {
       clearTimeout(softTimer);
       clearTimeout(hardTimer);
       this.aborts.delete(job);
+      this.late.delete(job);
     });
     return { outcome, settled };
   }
@@ -115,6 +124,10 @@ export class AsyncPool implements ExecutionPool {
 
   processes(): number[] {
     return [process.pid];
+  }
+
+  overdue(): number {
+    return this.late.size;
   }
 
   async close(): Promise<void> {}

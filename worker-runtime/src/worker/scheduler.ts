@@ -6,6 +6,7 @@
  */
 import { parseRateLimit, type App } from "../app.js";
 import { delayLevelFor, type DelayQueueType } from "../amqp/topology.js";
+import { pythonIsoformat } from "../protocol/json.js";
 import type { Logger } from "../util/log.js";
 import type { Autoscaler } from "./autoscale.js";
 import { publishDelayed } from "./delays.js";
@@ -13,6 +14,7 @@ import type { WorkerHooks } from "./hooks.js";
 import { acksLate, deliveryTag, holdDeadline, isLive, type Job } from "./job.js";
 import type { WorkerMetrics } from "./metrics.js";
 import type { OutcomeRecorder } from "./outcome.js";
+import { rateHoldMs } from "./limits.js";
 import type { ExecutionPool } from "./pool.js";
 
 export interface SchedulerDeps {
@@ -29,8 +31,12 @@ export interface SchedulerDeps {
   readonly autoscaler: Autoscaler | null;
 }
 
+/** Header of a rate-limited message sent to wait for its reserved slot (epoch ms). */
+export const RATE_SLOT_HEADER = "taskfleet-rate-slot";
+
 interface RateLine {
-  queue: Job[];
+  /** Jobs with their reserved slot, in slot order. */
+  queue: { job: Job; at: number }[];
   nextAt: number;
   timer: NodeJS.Timeout | null;
 }
@@ -112,37 +118,82 @@ export class Scheduler {
   }
 
   /**
-   * Per-task rate limit (Celery's, per worker): jobs wait in a per-task line and are released one
-   * at a time, each at least one interval after the previous release (late timers never bunch).
+   * Per-task rate limit (Celery's, per worker): each job gets the next free slot, one interval
+   * after the previous one (late timers never bunch). A slot within the hold bound
+   * ({@link rateHoldMs}) is waited in memory; a later one is reserved and the message goes down
+   * the delay queues with its eta set to the slot, marked so that on its return it takes that
+   * slot instead of a new one. So no delivery waits in memory near `consumer_timeout`.
    */
   private rateLimited(job: Job): void {
     const name = job.task.name;
+    const slot = job.msg.properties.headers?.[RATE_SLOT_HEADER];
+    if (slot !== undefined && Number(slot) <= Date.now() + 1000) {
+      this.enqueue(job); // its slot was reserved when it was sent to wait
+      return;
+    }
     let st = this.rates.get(name);
     if (!st) {
       st = { queue: [], nextAt: 0, timer: null };
       this.rates.set(name, st);
     }
-    st.queue.push(job);
-    this.releaseRated(name);
+    const interval = 1000 / parseRateLimit(job.task.options.rateLimit ?? "1/s");
+    const now = Date.now();
+    const at = Math.max(st.nextAt, now);
+    st.nextAt = at + interval;
+    if (at - now <= rateHoldMs(this.d.consumerTimeoutMs) || job.req.protocol !== 2) {
+      st.queue.push({ job, at });
+      this.releaseRated(name);
+      return;
+    }
+    void this.delayToSlot(job, at);
   }
 
   private releaseRated(name: string): void {
     const st = this.rates.get(name);
     if (!st || st.timer) return;
-    const interval = 1000 / parseRateLimit(st.queue[0]?.task.options.rateLimit ?? "1/s");
     while (st.queue.length > 0) {
+      const head = st.queue[0]!;
       const now = Date.now();
-      if (now < st.nextAt) {
+      if (now < head.at) {
         st.timer = setTimeout(() => {
           st.timer = null;
           this.releaseRated(name);
-        }, st.nextAt - now);
+        }, head.at - now);
         return;
       }
-      const job = st.queue.shift()!;
-      if (!job.tracker.has(deliveryTag(job))) continue;
-      st.nextAt = now + interval;
-      this.enqueue(job);
+      st.queue.shift();
+      if (isLive(head.job)) this.enqueue(head.job);
+    }
+  }
+
+  /** Sends a rate-limited message to wait for its reserved slot in the delay queues. */
+  private async delayToSlot(job: Job, at: number): Promise<void> {
+    const { msg } = job;
+    if (!isLive(job)) return;
+    const headers = {
+      ...msg.properties.headers,
+      eta: pythonIsoformat(new Date(at)),
+      [RATE_SLOT_HEADER]: String(at),
+    };
+    try {
+      await publishDelayed(
+        this.d.app,
+        this.d.delayQueues,
+        job.queue,
+        msg.content,
+        { ...msg.properties, headers },
+        at - Date.now(),
+      );
+      job.tracker.ack(deliveryTag(job));
+    } catch (err) {
+      this.d.log.warn("could not send a rate-limited task to wait; holding it in memory", {
+        err: err as Error,
+        id: job.req.id,
+      });
+      const st = this.rates.get(job.task.name)!;
+      st.queue.push({ job, at });
+      st.queue.sort((x, y) => x.at - y.at);
+      this.releaseRated(job.task.name);
     }
   }
 
@@ -152,7 +203,7 @@ export class Scheduler {
     for (const st of this.rates.values()) {
       if (st.timer) clearTimeout(st.timer);
       st.timer = null;
-      out.push(...st.queue.splice(0));
+      out.push(...st.queue.splice(0).map((e) => e.job));
     }
     return out;
   }

@@ -30,6 +30,7 @@ import { WorkerHooks } from "./hooks.js";
 import { deliveryTag } from "./job.js";
 import { WorkerMetrics } from "./metrics.js";
 import { OutcomeRecorder } from "./outcome.js";
+import { DEFAULT_CONSUMER_TIMEOUT_MS, runLimits } from "./limits.js";
 import { Pidbox } from "./pidbox.js";
 import { AsyncPool, type ExecutionPool } from "./pool.js";
 import { Scheduler } from "./scheduler.js";
@@ -75,6 +76,13 @@ export interface WorkerOptions {
    * Retries of a result store or follow-ups end before it. @default 1800000 (RabbitMQ's default)
    */
   consumerTimeoutMs?: number;
+  /**
+   * Hard time limit of tasks that set none (Celery's `--time-limit`), seconds. Every run is also
+   * capped below `consumer_timeout`. @default none
+   */
+  timeLimitSeconds?: number;
+  /** Soft time limit of tasks that set none (Celery's `--soft-time-limit`), seconds. @default none */
+  softTimeLimitSeconds?: number;
   /** Rounds over the broker URLs before start() fails. @default 3 */
   connectRounds?: number;
   logger?: Logger;
@@ -145,8 +153,17 @@ export class Worker {
     });
     const delayQueues = opts.delayQueues ?? "classic";
     const common = { app, log: this.log, hooks: this.hooks, metrics: this.metrics };
-    this.pool = new AsyncPool(app, this.hostname);
-    const consumerTimeoutMs = opts.consumerTimeoutMs ?? 1_800_000;
+    const consumerTimeoutMs = opts.consumerTimeoutMs ?? DEFAULT_CONSUMER_TIMEOUT_MS;
+    const limits = runLimits(
+      app,
+      {
+        consumerTimeoutMs,
+        timeLimitSeconds: opts.timeLimitSeconds ?? null,
+        softTimeLimitSeconds: opts.softTimeLimitSeconds ?? null,
+      },
+      this.log,
+    );
+    this.pool = new AsyncPool(app, this.hostname, limits);
     this.gate = new BackendGate({
       app,
       log: this.log,
@@ -272,6 +289,7 @@ export class Worker {
       prefetch: this.prefetch,
       reserved: this.scheduler.reserved,
       ready: this.isReady().ready,
+      overdue: this.pool.overdue(),
     });
   }
 
