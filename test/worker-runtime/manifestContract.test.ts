@@ -68,6 +68,9 @@ function rendered(): {
           memoryMiB: 512,
           selectNodePool: false,
           routingArgs: plan.apiRoutingArgs,
+          metricsPort: 9090,
+          tokensSecretName: "tokens",
+          exposure: "internal",
         }).deployment,
       ),
     };
