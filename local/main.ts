@@ -12,6 +12,7 @@ import { down, type StateDir } from "./stateDir.js";
 import { loadStack, localRegionNames } from "./stack.js";
 import { REPO_ROOT, type LocalRegion } from "./region.js";
 import { LocalTarget } from "./target.js";
+import type { LocalMonitoring } from "./monitoring.js";
 import { ensureRuntimeBuilt } from "./runtimeBuild.js";
 import { runDemo, type Workload } from "./demo.js";
 import { summarize, formatSummary, type Summary } from "./summary.js";
@@ -37,13 +38,18 @@ async function loadWorkload(module: string): Promise<Workload | undefined> {
   return typeof mod.demoWorkload === "function" ? (mod.demoWorkload as Workload) : undefined;
 }
 
-function endpoints(regions: readonly LocalRegion[]): Record<string, unknown> {
+function endpoints(
+  regions: readonly LocalRegion[],
+  monitoring: LocalMonitoring | null,
+): Record<string, unknown> {
+  const m = monitoring?.urls();
   return Object.fromEntries(
     regions.map((r) => [
       r.name,
       {
         api: r.apiUrl,
         apiToken: r.apiToken,
+        ...(m ? { prometheus: m.prometheus[r.name], alertmanager: m.alertmanager } : {}),
         apiMetrics: r.apiMetricsUrl,
         rabbitmqManagement: r.managementUrls(),
         rabbitmqMetrics: r.plan.ports.prometheus.map((p) => `http://127.0.0.1:${p}/metrics`),
@@ -58,12 +64,15 @@ function endpoints(regions: readonly LocalRegion[]): Record<string, unknown> {
 
 function printEndpoints(
   regions: readonly LocalRegion[],
+  monitoring: LocalMonitoring | null,
   state: StateDir,
   exampleTask: unknown,
 ): void {
   say("");
+  const m = monitoring?.urls();
   for (const r of regions) {
     say(`region ${r.name}`);
+    if (m) say(`  Prometheus        ${m.prometheus[r.name]}   (alerts: /alerts)`);
     say(`  task API          ${r.apiUrl}/v1/tasks     (metrics ${r.apiMetricsUrl})`);
     say(`  API token         ${r.apiToken}   (client "local-demo", any task; this run only)`);
     r.managementUrls().forEach((u, i) =>
@@ -78,6 +87,7 @@ function printEndpoints(
       );
     }
   }
+  if (m) say(`Alertmanager (both regions): ${m.alertmanager}`);
   say(`state folder: ${state.path} (logs: */*.log)`);
   if (exampleTask !== undefined) {
     say(
@@ -166,11 +176,12 @@ export async function main(argv: string[]): Promise<number> {
       stateDir: opts.stateDir,
       brokerNodes: opts.brokerNodes,
       tasksModule,
+      monitoring: {},
       log: say,
     });
     const regions = target.regions;
     const primary = target.primary;
-    target.state.setEndpoints(endpoints(regions));
+    target.state.setEndpoints(endpoints(regions, target.monitoring));
 
     let summary: Summary | null = null;
     let ingest: { seconds: number; tasksPerSecond: number } | null = null;
@@ -213,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
             regions: names,
             summary,
             ingest,
-            endpoints: endpoints(regions),
+            endpoints: endpoints(regions, target.monitoring),
           },
           null,
           2,
@@ -225,7 +236,7 @@ export async function main(argv: string[]): Promise<number> {
       await target.stop();
       return summary === null || summary.ok ? 0 : 1;
     }
-    printEndpoints(regions, target.state, workload ? workload(0) : undefined);
+    printEndpoints(regions, target.monitoring, target.state, workload ? workload(0) : undefined);
     say("\nup; press Ctrl-C to stop everything this run started");
     await new Promise<never>(() => undefined);
     return 0;

@@ -17,6 +17,7 @@ import {
 } from "./stack.js";
 import { LocalRegion, newPasswords, type RegionPlan, type StartRegionOptions } from "./region.js";
 import { brokerObjects } from "../components/broker/brokerSpec.js";
+import { LocalMonitoring, type LocalMonitoringOptions } from "./monitoring.js";
 
 export interface LocalTargetOptions {
   stack: StackDescription;
@@ -25,6 +26,8 @@ export interface LocalTargetOptions {
   tasksModule: string;
   /** Pools to run in a region. @default every pool of the stack */
   poolsFor?: (region: string, pools: LocalPool[]) => LocalPool[];
+  /** Start Prometheus, the exporters and Alertmanager (local/monitoring.ts). @default - none */
+  monitoring?: LocalMonitoringOptions;
   log?: (line: string) => void;
 }
 
@@ -75,6 +78,8 @@ export async function awaitFederation(
 export class LocalTarget {
   readonly regions: LocalRegion[];
   readonly state: StateDir;
+  /** Prometheus per region and the Alertmanager, when started with `monitoring`. */
+  monitoring: LocalMonitoring | null = null;
   private stopping: Promise<void> | null = null;
 
   private constructor(regions: LocalRegion[], state: StateDir) {
@@ -151,6 +156,10 @@ export class LocalTarget {
       say(`  workers and task APIs ready (${secs()} s)`);
       const links = await awaitFederation(regions);
       say(`  federation: ${links} federated-queue links running (${secs()} s)`);
+      if (o.monitoring) {
+        target.monitoring = await LocalMonitoring.start(regions, state, o.monitoring);
+        say(`  monitoring: Prometheus per region and Alertmanager up (${secs()} s)`);
+      }
       return target;
     } catch (err) {
       await target.stop();
@@ -161,6 +170,7 @@ export class LocalTarget {
   /** Stops everything this target started and removes its state folder. Safe to call twice. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.monitoring?.stop();
       await Promise.allSettled(this.regions.map((r) => r.stop()));
       this.state.remove();
     })();

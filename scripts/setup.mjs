@@ -76,7 +76,26 @@ const SYSTEM_PACKAGES = [
     why: "Celery's Redis result backend client",
     present: () => ok("/usr/bin/python3", ["-c", "import redis"]),
   },
-  { pkg: "prometheus", why: "promtool, to check alert rules", present: () => onPath("promtool") },
+  {
+    pkg: "prometheus",
+    why: "Prometheus and promtool (alert rules; the local target's monitoring)",
+    present: () => onPath("promtool") && existsSync("/usr/bin/prometheus"),
+  },
+  {
+    pkg: "prometheus-alertmanager",
+    why: "Alertmanager and amtool (alert routing; the local target's Alertmanager)",
+    present: () => existsSync("/usr/bin/prometheus-alertmanager") && onPath("amtool"),
+  },
+  {
+    pkg: "prometheus-redis-exporter",
+    why: "redis_exporter, the result backend's exporter on the local target",
+    present: () => existsSync("/usr/bin/prometheus-redis-exporter"),
+  },
+  {
+    pkg: "prometheus-node-exporter",
+    why: "node-exporter, whose metric names the cluster alert rules use",
+    present: () => existsSync("/usr/bin/prometheus-node-exporter"),
+  },
 ];
 
 function ensureSystem() {

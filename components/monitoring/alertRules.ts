@@ -4,6 +4,7 @@
  */
 import {
   FEDERATION_METRICS as F,
+  DELAY_QUEUE_REGEX,
   FEDERATION_QUEUE_REGEX,
   JOBS,
   RABBITMQ_METRICS as R,
@@ -11,27 +12,18 @@ import {
   WORKER_METRICS as W,
 } from "./metrics.js";
 import { resolveThresholds, type AlertThresholds } from "./thresholds.js";
+import { alertingRules, clusterRules } from "./clusterAlertRules.js";
+import { minutes, num, rule, sel, type AlertRule, type RuleGroup } from "./ruleKit.js";
 
-export type Severity = "critical" | "warning";
-
-/** One alerting rule, in Prometheus rule-file shape. */
-export interface AlertRule {
-  alert: string;
-  expr: string;
-  for: string;
-  labels: { severity: Severity; layer: "broker" | "queues" | "workers" | "storage" };
-  annotations: { summary: string; description: string; runbook: string };
-}
-
-export interface RuleGroup {
-  name: string;
-  rules: AlertRule[];
-}
-
-/** A Prometheus rule file. */
-export interface RuleFile {
-  groups: RuleGroup[];
-}
+export {
+  runbookAnchor,
+  type AlertRule,
+  type Layer,
+  type RuleFile,
+  type RuleGroup,
+  type Severity,
+} from "./ruleKit.js";
+import type { RuleFile } from "./ruleKit.js";
 
 export interface AlertRulesInput {
   /** Broker nodes the region is configured with (S13); fewer seen fires `RabbitMQNodesMissing`. */
@@ -44,39 +36,25 @@ export interface AlertRulesInput {
    * @default ".*(dlq|dead).*"
    */
   unconsumedQueuesRegex?: string;
+  /**
+   * Worker pools expected to run at least one worker (their `minReplicas` is at least 1); each
+   * gets a `WorkerPoolDown` rule on the `pool` label of its workers' scrape targets.
+   * @default [] (no per-pool rule; `WorkersAbsent` still watches all workers together)
+   */
+  workerPools?: readonly string[];
+  /**
+   * Rules on the Kubernetes cluster itself (nodes, their disks, persistent volumes), from
+   * kube-state-metrics, node-exporter and the kubelets. @default false
+   */
+  cluster?: boolean;
+  /** Alertmanager replicas Prometheus sends to; their own rules are added when set. @default - no rules */
+  alertmanagerReplicas?: number;
 }
 
 export const DEFAULT_UNCONSUMED_QUEUES_REGEX = ".*(dlq|dead).*";
 
 /** The file name the rules are placed under (in the ConfigMap and in `rule_files`). */
 export const RULE_FILE_NAME = "taskfleet-alerts.yml";
-
-const sel = (job: string, extra = ""): string => `{job="${job}"${extra ? `, ${extra}` : ""}}`;
-const num = (v: number): string => String(v);
-const minutes = (m: number): string => `${m}m`;
-
-/** Anchor of an alert's section in docs/operations.md. */
-export function runbookAnchor(alert: string): string {
-  return `docs/operations.md#${alert.toLowerCase()}`;
-}
-
-function rule(
-  alert: string,
-  layer: AlertRule["labels"]["layer"],
-  severity: Severity,
-  forDuration: string,
-  expr: string,
-  summary: string,
-  description: string,
-): AlertRule {
-  return {
-    alert,
-    expr,
-    for: forDuration,
-    labels: { severity, layer },
-    annotations: { summary, description, runbook: runbookAnchor(alert) },
-  };
-}
 
 function validateInput(input: AlertRulesInput): void {
   const n = input.expectedBrokerNodes;
@@ -103,14 +81,27 @@ function validateInput(input: AlertRulesInput): void {
   }
 }
 
+function validatePools(pools: readonly string[] | undefined): void {
+  for (const [i, p] of (pools ?? []).entries()) {
+    if (typeof p !== "string" || !/^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/.test(p)) {
+      throw new Error(
+        `workerPools[${i}]: ${JSON.stringify(p)} is not a pool name; use letters, digits, "_", "-" and "."`,
+      );
+    }
+  }
+}
+
 /** Generates the region's rule file. Throws a message naming the field on bad input. */
 export function generateAlertRules(input: AlertRulesInput): RuleFile {
   validateInput(input);
+  validatePools(input.workerPools);
   const t = resolveThresholds(input.thresholds);
   const rmq = sel(JOBS.rabbitmq);
   const fed = `queue=~"${FEDERATION_QUEUE_REGEX}"`;
   const notFed = `queue!~"${FEDERATION_QUEUE_REGEX}"`;
-  const unconsumed = input.unconsumedQueuesRegex ?? DEFAULT_UNCONSUMED_QUEUES_REGEX;
+  // The runtime's retry delay queues hold messages without consumers by design, as dead-letter
+  // queues do (their messages expire back into the work queues).
+  const unconsumed = `${input.unconsumedQueuesRegex ?? DEFAULT_UNCONSUMED_QUEUES_REGEX}|${DELAY_QUEUE_REGEX}`;
   const qReady = `${R.queueReady}${sel(JOBS.rabbitmqQueues, notFed)}`;
   const wk = sel(JOBS.workers);
   const rd = sel(JOBS.redis);
@@ -124,6 +115,15 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
       `(count(${R.identityInfo}${rmq}) or vector(0)) < ${input.expectedBrokerNodes}`,
       "Fewer RabbitMQ nodes than configured are up",
       `{{ $value }} of ${input.expectedBrokerNodes} broker nodes answer; quorum queues lose their majority if more nodes go.`,
+    ),
+    rule(
+      "RabbitMQNodeDown",
+      "broker",
+      "critical",
+      minutes(t.brokerNodesMissingMinutes),
+      `up${rmq} == 0`,
+      "A RabbitMQ node does not answer",
+      "Broker node {{ $labels.instance }} does not serve its metrics: it is down, restarting or unreachable.",
     ),
     rule(
       "RabbitMQMemoryAlarm",
@@ -266,6 +266,18 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
       "No worker is up",
       "No taskfleet worker target answers in this region; tasks are not being processed.",
     ),
+    ...(input.workerPools ?? []).map((pool) =>
+      rule(
+        "WorkerPoolDown",
+        "workers",
+        "critical",
+        minutes(t.workerMissingMinutes),
+        `absent(up${sel(JOBS.workers, `pool="${pool}"`)} == 1)`,
+        "A worker pool has no worker up",
+        `No worker of pool ${pool} answers: its queues are not consumed in this region.`,
+        { pool },
+      ),
+    ),
     rule(
       "WorkerNotReady",
       "workers",
@@ -361,14 +373,20 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
     ),
   ];
 
-  return {
-    groups: [
-      { name: "taskfleet-broker", rules: broker },
-      { name: "taskfleet-queues", rules: queues },
-      { name: "taskfleet-workers", rules: workers },
-      { name: "taskfleet-storage", rules: storage },
-    ],
-  };
+  const groups: RuleGroup[] = [
+    { name: "taskfleet-broker", rules: broker },
+    { name: "taskfleet-queues", rules: queues },
+    { name: "taskfleet-workers", rules: workers },
+    { name: "taskfleet-storage", rules: storage },
+  ];
+  if (input.cluster) groups.push({ name: "taskfleet-cluster", rules: clusterRules(t) });
+  if (input.alertmanagerReplicas !== undefined) {
+    groups.push({
+      name: "taskfleet-alerting",
+      rules: alertingRules(input.alertmanagerReplicas),
+    });
+  }
+  return { groups };
 }
 
 /** Every alert name in a rule file, in order. */

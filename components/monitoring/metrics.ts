@@ -18,6 +18,14 @@ export const JOBS = {
   redis: "redis",
   /** taskfleet's federation exporter (link state from the management API). */
   federation: "taskfleet-federation",
+  /** kube-state-metrics: Kubernetes objects' state (nodes, PVCs, workloads). */
+  kubeStateMetrics: "kube-state-metrics",
+  /** node-exporter on every node: filesystems, memory, CPU. */
+  nodeExporter: "node-exporter",
+  /** Every node's kubelet: persistent volume usage. */
+  kubelet: "kubelet",
+  /** The region's Alertmanager replicas. */
+  alertmanager: "alertmanager",
 } as const;
 export type JobName = (typeof JOBS)[keyof typeof JOBS];
 
@@ -27,6 +35,11 @@ export const RABBITMQ_PROMETHEUS_PORT = 15692;
 export const REDIS_EXPORTER_PORT = 9121;
 /** Port taskfleet's federation exporter listens on. */
 export const FEDERATION_EXPORTER_PORT = 9877;
+/** Ports of the cluster exporters and Alertmanager (their projects' defaults). */
+export const KUBE_STATE_METRICS_PORT = 8080;
+export const NODE_EXPORTER_PORT = 9100;
+export const ALERTMANAGER_PORT = 9093;
+export const ALERTMANAGER_CLUSTER_PORT = 9094;
 
 /**
  * Families requested from `/metrics/detailed` for per-queue series. They come out prefixed
@@ -96,3 +109,40 @@ export const FEDERATION_METRICS = {
  * link (`federation: <exchange> -> <downstream>`). The link is the queue's consumer.
  */
 export const FEDERATION_QUEUE_REGEX = "federation: .*";
+
+/**
+ * The worker runtime's retry delay queues (`taskfleet.delay.<n>`, worker-runtime's
+ * amqp/topology.ts): messages wait there for their TTL without a consumer, by design.
+ */
+export const DELAY_QUEUE_REGEX = "taskfleet[.]delay[.].*";
+
+/**
+ * kube-state-metrics v2 names (docs/metrics in kubernetes/kube-state-metrics: node, persistentvolumeclaim).
+ * Conditions carry `node`, `condition` and `status` ("true", "false", "unknown").
+ */
+export const KUBE_METRICS = {
+  nodeCondition: "kube_node_status_condition",
+  pvcPhase: "kube_persistentvolumeclaim_status_phase",
+} as const;
+
+/** node-exporter names (checked against a real node-exporter 1.5 by the test suite). */
+export const NODE_METRICS = {
+  filesystemAvailBytes: "node_filesystem_avail_bytes",
+  filesystemSizeBytes: "node_filesystem_size_bytes",
+  filesystemReadonly: "node_filesystem_readonly",
+  memAvailableBytes: "node_memory_MemAvailable_bytes",
+  memTotalBytes: "node_memory_MemTotal_bytes",
+} as const;
+
+/** Kubelet volume statistics (labels `namespace`, `persistentvolumeclaim`). */
+export const KUBELET_METRICS = {
+  volumeAvailableBytes: "kubelet_volume_stats_available_bytes",
+  volumeCapacityBytes: "kubelet_volume_stats_capacity_bytes",
+} as const;
+
+/** Alertmanager's own metrics (checked against a real Alertmanager 0.25 by the test suite). */
+export const ALERTMANAGER_METRICS = {
+  clusterMembers: "alertmanager_cluster_members",
+  notificationsFailed: "alertmanager_notifications_failed_total",
+  notifications: "alertmanager_notifications_total",
+} as const;

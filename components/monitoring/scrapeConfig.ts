@@ -19,12 +19,21 @@ export interface ScrapeTls {
   serverName: string;
 }
 
+/** Fixed targets that share labels (e.g. the workers of one pool). */
+export interface StaticGroup {
+  readonly targets: readonly string[];
+  /** Labels added to every series of these targets, e.g. `{ pool: "default" }`. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
 /** Where a job finds its targets. */
 export type TargetSource =
   | {
       /** Fixed `host:port` targets (the local target, or a Service's DNS name). */
       kind: "static";
       targets: readonly string[];
+      /** More targets, with labels. @default [] */
+      groups?: readonly StaticGroup[];
       /** @default - plain HTTP */
       tls?: ScrapeTls;
     }
@@ -34,6 +43,12 @@ export type TargetSource =
       namespace: string;
       podLabels: Readonly<Record<string, string>>;
       port: number;
+      /**
+       * Series labels copied from pod labels: Prometheus label name → pod label key, e.g.
+       * `{ pool: "taskfleet.io/worker-pool" }`. Every pod target also gets `pod`, `namespace`
+       * and `node`. @default {}
+       */
+      targetLabels?: Readonly<Record<string, string>>;
       /** @default - plain HTTP */
       tls?: ScrapeTls;
     };
@@ -49,6 +64,17 @@ export interface ScrapeTargets {
   redis?: TargetSource;
   /** taskfleet's federation exporter; omit when the region has no federation. @default - no job */
   federation?: TargetSource;
+  /** kube-state-metrics. @default - no job */
+  kubeStateMetrics?: TargetSource;
+  /** node-exporter on every node. @default - no job */
+  nodeExporter?: TargetSource;
+  /** Alertmanager replicas (their own metrics). @default - no job */
+  alertmanager?: TargetSource;
+  /**
+   * Every node's kubelet (persistent volume usage), found by Kubernetes node discovery and read on
+   * the kubelet port with the pod's service account. @default false
+   */
+  kubelet?: boolean;
 }
 
 export interface PrometheusConfigInput {
@@ -78,12 +104,14 @@ export interface ScrapeConfig {
   job_name: string;
   metrics_path: string;
   scheme?: "https";
-  tls_config?: { ca_file: string; server_name: string };
+  tls_config?: { ca_file: string; server_name?: string };
+  authorization?: { credentials_file: string };
   params?: Record<string, string[]>;
   scrape_interval?: string;
-  static_configs?: { targets: string[] }[];
-  kubernetes_sd_configs?: { role: "pod"; namespaces: { names: string[] } }[];
+  static_configs?: { targets: string[]; labels?: Record<string, string> }[];
+  kubernetes_sd_configs?: ({ role: "pod"; namespaces: { names: string[] } } | { role: "node" })[];
   relabel_configs?: RelabelConfig[];
+  metric_relabel_configs?: RelabelConfig[];
 }
 
 export interface PrometheusConfig {
@@ -105,6 +133,10 @@ const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_KEY =
   /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const HOST_PORT = /^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:\d{1,5}$/;
+const PROM_LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/** Where a pod finds its service account's token and the cluster CA. */
+export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /** Kubernetes label key as Prometheus names it in pod discovery meta labels. */
 export function podLabelMeta(key: string): string {
@@ -129,13 +161,29 @@ export function validateTargetSource(field: string, s: TargetSource): void {
     }
   }
   if (s.kind === "static") {
-    for (const [i, t] of s.targets.entries()) {
+    const check = (path: string, t: string): void => {
       if (!HOST_PORT.test(t) || Number(t.split(":").pop()) > 65535) {
         throw new Error(
-          `${field}.targets[${i}]: ${JSON.stringify(t)} is not a target; use host:port such as "127.0.0.1:15692"`,
+          `${path}: ${JSON.stringify(t)} is not a target; use host:port such as "127.0.0.1:15692"`,
         );
       }
-    }
+    };
+    s.targets.forEach((t, i) => check(`${field}.targets[${i}]`, t));
+    (s.groups ?? []).forEach((g, i) => {
+      g.targets.forEach((t, j) => check(`${field}.groups[${i}].targets[${j}]`, t));
+      for (const [k, v] of Object.entries(g.labels)) {
+        if (!PROM_LABEL.test(k) || k.startsWith("__")) {
+          throw new Error(
+            `${field}.groups[${i}].labels: ${JSON.stringify(k)} is not a Prometheus label name`,
+          );
+        }
+        if (typeof v !== "string" || v.length === 0) {
+          throw new Error(
+            `${field}.groups[${i}].labels.${k}: ${JSON.stringify(v)} is not a non-empty string`,
+          );
+        }
+      }
+    });
     return;
   }
   if (s.kind !== "kubernetesPods") {
@@ -170,6 +218,18 @@ export function validateTargetSource(field: string, s: TargetSource): void {
   if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) {
     throw new Error(`${field}.port: ${JSON.stringify(s.port)} is not a port; use 1 to 65535`);
   }
+  for (const [name, key] of Object.entries(s.targetLabels ?? {})) {
+    if (!PROM_LABEL.test(name) || name.startsWith("__")) {
+      throw new Error(
+        `${field}.targetLabels: ${JSON.stringify(name)} is not a Prometheus label name`,
+      );
+    }
+    if (!LABEL_KEY.test(key)) {
+      throw new Error(
+        `${field}.targetLabels.${name}: ${JSON.stringify(key)} is not a Kubernetes label key`,
+      );
+    }
+  }
 }
 
 function validateSeconds(field: string, v: number | undefined): void {
@@ -198,7 +258,14 @@ function targetsFor(s: TargetSource): Targets {
 }
 
 function discovery(s: TargetSource): Targets {
-  if (s.kind === "static") return { static_configs: [{ targets: [...s.targets] }] };
+  if (s.kind === "static") {
+    return {
+      static_configs: [
+        ...(s.targets.length > 0 ? [{ targets: [...s.targets] }] : []),
+        ...(s.groups ?? []).map((g) => ({ targets: [...g.targets], labels: { ...g.labels } })),
+      ],
+    };
+  }
   const keys = Object.keys(s.podLabels).sort();
   return {
     kubernetes_sd_configs: [{ role: "pod", namespaces: { names: [s.namespace] } }],
@@ -227,6 +294,44 @@ function discovery(s: TargetSource): Targets {
         target_label: "namespace",
         action: "replace",
       },
+      {
+        source_labels: ["__meta_kubernetes_pod_node_name"],
+        target_label: "node",
+        action: "replace",
+      },
+      ...Object.keys(s.targetLabels ?? {})
+        .sort()
+        .map((name): RelabelConfig => ({
+          source_labels: [podLabelMeta(s.targetLabels![name]!)],
+          target_label: name,
+          action: "replace",
+        })),
+    ],
+  };
+}
+
+/**
+ * Every node's kubelet, on the port its Node object advertises (node discovery's address), over
+ * HTTPS verified with the cluster CA, authenticated with the pod's service account token (RBAC
+ * `nodes/metrics`). Only the volume statistics are kept: the kubelet's `/metrics` is large.
+ */
+function kubeletJob(): ScrapeConfig {
+  return {
+    job_name: JOBS.kubelet,
+    metrics_path: "/metrics",
+    scheme: "https",
+    tls_config: { ca_file: `${SERVICE_ACCOUNT_DIR}/ca.crt` },
+    authorization: { credentials_file: `${SERVICE_ACCOUNT_DIR}/token` },
+    kubernetes_sd_configs: [{ role: "node" }],
+    relabel_configs: [
+      {
+        source_labels: ["__meta_kubernetes_node_name"],
+        target_label: "node",
+        action: "replace",
+      },
+    ],
+    metric_relabel_configs: [
+      { source_labels: ["__name__"], regex: "kubelet_volume_stats_.*", action: "keep" },
     ],
   };
 }
@@ -244,8 +349,9 @@ export function generatePrometheusConfig(input: PrometheusConfigInput): Promethe
   validateTargetSource("targets.workers", input.targets.workers);
   validateTargetSource("targets.api", input.targets.api);
   if (input.targets.redis) validateTargetSource("targets.redis", input.targets.redis);
-  if (input.targets.federation) {
-    validateTargetSource("targets.federation", input.targets.federation);
+  for (const key of ["federation", "kubeStateMetrics", "nodeExporter", "alertmanager"] as const) {
+    const source = input.targets[key];
+    if (source) validateTargetSource(`targets.${key}`, source);
   }
   for (const [i, a] of (input.alertmanagers ?? []).entries()) {
     if (!HOST_PORT.test(a)) {
@@ -273,9 +379,16 @@ export function generatePrometheusConfig(input: PrometheusConfigInput): Promethe
   if (t.redis) {
     jobs.push({ job_name: JOBS.redis, metrics_path: "/metrics", ...targetsFor(t.redis) });
   }
-  if (t.federation) {
-    jobs.push({ job_name: JOBS.federation, metrics_path: "/metrics", ...targetsFor(t.federation) });
+  const optional = [
+    [JOBS.federation, t.federation],
+    [JOBS.kubeStateMetrics, t.kubeStateMetrics],
+    [JOBS.nodeExporter, t.nodeExporter],
+    [JOBS.alertmanager, t.alertmanager],
+  ] as const;
+  for (const [job, source] of optional) {
+    if (source) jobs.push({ job_name: job, metrics_path: "/metrics", ...targetsFor(source) });
   }
+  if (t.kubelet) jobs.push(kubeletJob());
 
   const config: PrometheusConfig = {
     global: {

@@ -54,6 +54,18 @@ export interface AlertThresholds {
   redisCommandMicroseconds: number;
   /** Keys evicted per second above which `RedisEvictingKeys` fires (evicted results are lost). @default 0 */
   redisEvictionsPerSecond: number;
+  /** Free fraction of a persistent volume below which `PersistentVolumeAlmostFull` warns. @default 0.15 */
+  pvcFreeWarningRatio: number;
+  /** Free fraction of a persistent volume below which `PersistentVolumeFull` pages. @default 0.05 */
+  pvcFreeCriticalRatio: number;
+  /** How long a PersistentVolumeClaim may stay Pending (or Lost) before `PersistentVolumeClaimPending`. @default 15 */
+  pvcPendingMinutes: number;
+  /** Free fraction of a node filesystem below which `NodeFilesystemAlmostFull` warns. @default 0.1 */
+  nodeFilesystemFreeRatio: number;
+  /** Used fraction of a node's memory above which `NodeMemoryHigh` warns. @default 0.9 */
+  nodeMemoryRatio: number;
+  /** How long a node may be not Ready, or under pressure, before its alert. @default 5 */
+  nodeConditionMinutes: number;
 }
 
 /** The defaults, in one place. */
@@ -77,6 +89,12 @@ export const DEFAULT_ALERT_THRESHOLDS: Readonly<AlertThresholds> = Object.freeze
   redisMemoryRatio: 0.8,
   redisCommandMicroseconds: 1000,
   redisEvictionsPerSecond: 0,
+  pvcFreeWarningRatio: 0.15,
+  pvcFreeCriticalRatio: 0.05,
+  pvcPendingMinutes: 15,
+  nodeFilesystemFreeRatio: 0.1,
+  nodeMemoryRatio: 0.9,
+  nodeConditionMinutes: 5,
 });
 
 type Kind = "count" | "minutes" | "ratio" | "rate" | "seconds";
@@ -101,6 +119,12 @@ const KINDS: Record<keyof AlertThresholds, Kind> = {
   redisMemoryRatio: "ratio",
   redisCommandMicroseconds: "seconds",
   redisEvictionsPerSecond: "rate",
+  pvcFreeWarningRatio: "ratio",
+  pvcFreeCriticalRatio: "ratio",
+  pvcPendingMinutes: "minutes",
+  nodeFilesystemFreeRatio: "ratio",
+  nodeMemoryRatio: "ratio",
+  nodeConditionMinutes: "minutes",
 };
 
 const ALLOWED: Record<Kind, string> = {
@@ -148,6 +172,11 @@ export function resolveThresholds(
       throw new Error(`${path}.${key}: ${JSON.stringify(value)} is not allowed; ${ALLOWED[kind]}`);
     }
     out[k] = value as number;
+  }
+  if (out.pvcFreeCriticalRatio >= out.pvcFreeWarningRatio) {
+    throw new Error(
+      `${path}.pvcFreeCriticalRatio: ${out.pvcFreeCriticalRatio} is not below pvcFreeWarningRatio (${out.pvcFreeWarningRatio}); the page must come after the warning`,
+    );
   }
   return out;
 }

@@ -74,7 +74,7 @@ describe("npm run local", () => {
       regions: string[];
       summary: Summary;
       ingest: { seconds: number; tasksPerSecond: number };
-      endpoints: Record<string, { amqpPorts: number[]; api: string }>;
+      endpoints: Record<string, { amqpPorts: number[]; api: string; prometheus: string }>;
     };
     const s = out.summary;
     expect(out.regions).toHaveLength(2);
@@ -107,6 +107,9 @@ describe("npm run local", () => {
     expect(existsSync(stateDir)).toBe(false);
     for (const e of Object.values(out.endpoints)) {
       await expect(fetch(`${e.api}/healthz`)).rejects.toThrow();
+      // Each region had its Prometheus (local/monitoring.ts), stopped with the rest.
+      expect(e.prometheus).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      await expect(fetch(`${e.prometheus}/-/ready`)).rejects.toThrow();
     }
     // The RabbitMQ already running on this machine (the suite's) was not touched.
     const suiteAmqpPort = Number(new URL(inject("amqpUrl")).port);

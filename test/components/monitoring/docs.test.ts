@@ -13,7 +13,13 @@ import { DEFAULT_ALERT_THRESHOLDS } from "../../../components/monitoring/thresho
 const doc = readFileSync(join(import.meta.dirname, "../../../docs/operations.md"), "utf8");
 
 describe("docs/operations.md", () => {
-  const file = generateAlertRules({ expectedBrokerNodes: 5 });
+  // Every group the generator has: the task system's, a pool's, the cluster's, Alertmanager's.
+  const file = generateAlertRules({
+    expectedBrokerNodes: 5,
+    workerPools: ["default"],
+    cluster: true,
+    alertmanagerReplicas: 2,
+  });
   const alerts = alertNames(file);
   const severity = new Map(
     file.groups.flatMap((g) => g.rules.map((r) => [r.alert, r.labels.severity])),

@@ -27,6 +27,7 @@ import {
 
 const ALL_ALERTS = [
   "RabbitMQNodesMissing",
+  "RabbitMQNodeDown",
   "RabbitMQMemoryAlarm",
   "RabbitMQDiskAlarm",
   "RabbitMQMemoryNearWatermark",
@@ -129,7 +130,9 @@ describe("alert rules generator", () => {
     expect(find("RabbitMQNodesMissing", file).for).toBe("4m");
     expect(find("QueueBacklogHigh", file).expr).toMatch(/ > 1000$/);
     expect(find("RedisLatencyHigh", file).expr).toMatch(/ > 0\.00025$/);
-    expect(find("QueueWithoutConsumers", file).expr).toContain('queue!~".*\\.dlq"');
+    expect(find("QueueWithoutConsumers", file).expr).toContain(
+      'queue!~".*\\.dlq|taskfleet[.]delay[.].*"',
+    );
   });
 
   it("lists the metric names its expressions reference", () => {
@@ -309,6 +312,11 @@ describe("Prometheus config generator", () => {
       {
         source_labels: ["__meta_kubernetes_namespace"],
         target_label: "namespace",
+        action: "replace",
+      },
+      {
+        source_labels: ["__meta_kubernetes_pod_node_name"],
+        target_label: "node",
         action: "replace",
       },
     ]);

@@ -181,7 +181,7 @@ describe("Monitoring (mocks)", () => {
       regex: "worker",
       action: "keep",
     });
-    expect(parsed.scrape_configs[3].relabel_configs.at(-3).replacement).toBe("$1:8000");
+    expect(parsed.scrape_configs[3].relabel_configs.at(-4).replacement).toBe("$1:8000");
     const rules = find(mine, CM, "tf-mon-prometheus-rules").inputs;
     expect(at(rules, "data")).toEqual({
       "taskfleet-alerts.yml": renderRuleFile(
@@ -293,7 +293,7 @@ describe("Monitoring with TLS brokers (mocks)", () => {
       ca_file: "/etc/prometheus/tls/brokers/ca.crt",
       server_name: "tf-broker.taskfleet.svc",
     });
-    expect(config.scrape_configs[0].relabel_configs.at(-3).replacement).toBe("$1:15691");
+    expect(config.scrape_configs[0].relabel_configs.at(-4).replacement).toBe("$1:15691");
   });
 });
 

@@ -20,7 +20,10 @@ import {
   renderPrometheusConfig,
 } from "../../../components/monitoring/scrapeConfig.js";
 import { tempDir } from "../../support/tmp.js";
-import { PROMTOOL_CASES, type PromtoolCase } from "./promtoolCases.js";
+import { PROMTOOL_CASES as TASK_CASES, type PromtoolCase } from "./promtoolCases.js";
+import { PROMTOOL_CLUSTER_CASES } from "./promtoolClusterCases.js";
+
+const PROMTOOL_CASES = { ...TASK_CASES, ...PROMTOOL_CLUSTER_CASES };
 
 const execFileP = promisify(execFile);
 const PROMTOOL = "/usr/bin/promtool";
@@ -41,7 +44,13 @@ async function promtool(args: string[]): Promise<{ code: number; out: string }> 
 const dir = tempDir("taskfleet-promtool-");
 afterAll(() => dir.cleanup());
 
-const rules = generateAlertRules({ expectedBrokerNodes: 3 });
+// Every group: the task system's, one worker pool's, the cluster's and Alertmanager's (2 replicas).
+const rules = generateAlertRules({
+  expectedBrokerNodes: 3,
+  workerPools: ["default"],
+  cluster: true,
+  alertmanagerReplicas: 2,
+});
 const rulePath = join(dir.path, RULE_FILE_NAME);
 writeFileSync(rulePath, renderRuleFile(rules));
 const byName = new Map<string, AlertRule>(
@@ -58,7 +67,7 @@ function testCase(alert: string, c: PromtoolCase): object {
         eval_time: c.evalTime,
         alertname: alert,
         exp_alerts: c.alerts.map((a) => ({
-          exp_labels: { ...a.labels, severity: rule.labels.severity, layer: rule.labels.layer },
+          exp_labels: { ...rule.labels, ...a.labels },
           exp_annotations: {
             summary: rule.annotations.summary,
             description: a.description,
@@ -111,7 +120,15 @@ describe("promtool", () => {
         workers: pods("worker", 9808),
         api: pods("api", 8080),
         redis: { kind: "static", targets: ["tf-redis-exporter.taskfleet.svc:9121"] },
+        kubeStateMetrics: { kind: "static", targets: ["tf-kube-state-metrics.taskfleet.svc:8080"] },
+        nodeExporter: { ...pods("node-exporter", 9100), namespace: "taskfleet-node" },
+        alertmanager: {
+          kind: "static",
+          targets: ["tf-alertmanager-0.tf-alertmanager.taskfleet.svc:9093"],
+        },
+        kubelet: true,
       },
+      alertmanagers: ["tf-alertmanager-0.tf-alertmanager.taskfleet.svc:9093"],
     });
     const localPath = join(dir.path, "local.yml");
     writeFileSync(localPath, renderPrometheusConfig(local));
@@ -121,22 +138,29 @@ describe("promtool", () => {
     expect(r.code).toBe(0);
 
     // Debian's prometheus build leaves out Kubernetes service discovery, so its promtool knows
-    // every field of the Kubernetes variant except `kubernetes_sd_configs` (one per pod job) ...
+    // every field of the Kubernetes variant except `kubernetes_sd_configs` (one per pod job and
+    // the kubelet job) ...
     const k8sPath = join(dir.path, "k8s.yml");
     writeFileSync(k8sPath, renderPrometheusConfig(k8s));
     const k = await promtool(["check", "config", k8sPath]);
     expect(k.code).toBe(1);
     const unknown = k.out.split("\n").filter((l) => /^\s*line \d+:/.test(l));
-    expect(unknown).toHaveLength(4);
+    expect(unknown).toHaveLength(6);
     for (const l of unknown) {
       expect(l).toMatch(/field kubernetes_sd_configs not found in type config.ScrapeConfig$/);
     }
     // ... and with discovery swapped for file discovery, the rest (relabelling included) passes.
+    // (promtool also opens the service account's token file, which exists only in a pod: the
+    // swapped variant points at a stand-in file.)
+    const token = join(dir.path, "token");
+    writeFileSync(token, "stand-in");
     const swapped = {
       ...k8s,
-      scrape_configs: k8s.scrape_configs.map(({ kubernetes_sd_configs: sd, ...job }) =>
-        sd ? { ...job, file_sd_configs: [{ files: [join(dir.path, "targets.json")] }] } : job,
-      ),
+      scrape_configs: k8s.scrape_configs.map(({ kubernetes_sd_configs: sd, ...job }) => ({
+        ...job,
+        ...(sd ? { file_sd_configs: [{ files: [join(dir.path, "targets.json")] }] } : {}),
+        ...(job.authorization ? { authorization: { credentials_file: token } } : {}),
+      })),
     };
     const swappedPath = join(dir.path, "k8s-swapped.yml");
     writeFileSync(swappedPath, JSON.stringify(swapped, null, 2));
@@ -147,6 +171,7 @@ describe("promtool", () => {
 
   it("has a firing and a quiet case for every generated alert, and nothing else", () => {
     expect(Object.keys(PROMTOOL_CASES).sort()).toEqual(alertNames(rules).sort());
+    expect(Object.keys(TASK_CASES).filter((a) => a in PROMTOOL_CLUSTER_CASES)).toEqual([]);
     for (const [alert, cases] of Object.entries(PROMTOOL_CASES)) {
       expect(cases.fire.length, alert).toBeGreaterThan(0);
       expect(cases.quiet.length, alert).toBeGreaterThan(0);

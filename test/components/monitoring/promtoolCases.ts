@@ -336,6 +336,9 @@ export const PROMTOOL_CASES: Record<string, AlertCases> = {
           s(`rabbitmq_detailed_queue_consumers{${Q}, queue="default"}`, "2x20"),
           s(`rabbitmq_detailed_queue_messages_ready{${Q}, queue="idle"}`, "0x20"),
           s(`rabbitmq_detailed_queue_consumers{${Q}, queue="idle"}`, "0x20"),
+          // The runtime's retry delay queues wait without consumers by design.
+          s(`rabbitmq_detailed_queue_messages_ready{${Q}, queue="taskfleet.delay.0"}`, "18x20"),
+          s(`rabbitmq_detailed_queue_consumers{${Q}, queue="taskfleet.delay.0"}`, "0x20"),
         ],
         evalTime: "15m",
         alerts: [],
