@@ -40,9 +40,10 @@ describe("scripts/setup.mjs", () => {
       });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain("taskfleet setup: missing system packages: redis-server (Redis 7");
-      expect(r.stderr).toContain("prometheus (promtool, to check alert rules)");
+      expect(r.stderr).toContain("prometheus (Prometheus and promtool (alert rules;");
+      expect(r.stderr).toContain("prometheus-alertmanager (Alertmanager and amtool");
       expect(r.stderr).toContain(
-        "sudo apt-get update && sudo apt-get install -y redis-server prometheus",
+        "sudo apt-get update && sudo apt-get install -y redis-server prometheus prometheus-alertmanager",
       );
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
       expect(r.stderr.trim().split("\n").length).toBeLessThanOrEqual(3);

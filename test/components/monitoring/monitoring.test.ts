@@ -188,7 +188,7 @@ describe("Monitoring (mocks)", () => {
         generateAlertRules({ expectedBrokerNodes: 5, thresholds: { queueBacklogMessages: 20000 } }),
       ),
     });
-    expect(outputs.alerts).toHaveLength(26);
+    expect(outputs.alerts).toHaveLength(27);
   });
 
   it("provisions Grafana with the data source, the four dashboards and a generated admin password", () => {
