@@ -5,6 +5,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { readAlertingSecrets } from "./components/config/alertingConfig.js";
 import { parseRegionConfig } from "./components/config/regionConfig.js";
 import { readStackValues } from "./components/config/stackValues.js";
 import { Region } from "./components/region.js";
@@ -16,6 +17,8 @@ export default async function main(): Promise<Record<string, pulumi.Output<unkno
   // Validates the whole region (config and broker description) before anything is created.
   const parsed = parseRegionConfig(raw);
   planRegion(parsed, raw.broker);
+  // The alerting channels' keys are stack secrets (`pulumi config set --secret`), never plain config.
+  const alertingSecrets = readAlertingSecrets(parsed.alerting, (key) => config.getSecret(key));
   const stack = pulumi.getStack();
   const tags = {
     "taskfleet:stack": stack,
@@ -28,7 +31,7 @@ export default async function main(): Promise<Record<string, pulumi.Output<unkno
   });
   const region = new Region(
     "taskfleet",
-    { config: parsed, broker: raw.broker, tags, stack },
+    { config: parsed, broker: raw.broker, tags, stack, alertingSecrets },
     { providers: { aws: provider } },
   );
   return region.outputs;

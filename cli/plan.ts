@@ -14,6 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as pulumi from "@pulumi/pulumi";
 import YAML from "yaml";
+import { placeholderAlertingSecrets } from "../components/config/alertingConfig.js";
 import { parseRegionConfig } from "../components/config/regionConfig.js";
 import { validateStacks, type NamedStack } from "../components/config/stacks.js";
 import { planRegion } from "../components/regionPlan.js";
@@ -139,7 +140,8 @@ export async function planStack(stack: string, dir = STACKS_DIR): Promise<PlanRe
   const engine = await installMocks({
     project: "taskfleet",
     stack,
-    config,
+    // Stack secrets the stack file lacks (set with `pulumi config set --secret`) get stand-ins.
+    config: { ...placeholderAlertingSecrets(values), ...config },
     stackOutputs: peerOutputs(values),
   });
   const program = (await import(pathToFileURL(join(REPO, "index.ts")).href)) as {

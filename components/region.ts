@@ -8,6 +8,7 @@ import { PEER_OUTPUTS } from "./federation/upstreams.js";
 import { Ingress } from "./ingress/ingress.js";
 import { namespace as namespaceObject, type K8sObject } from "./k8s/objects.js";
 import { createObject } from "./k8s/place.js";
+import type { AlertingSecrets } from "./monitoring/alertmanager.js";
 import { Monitoring } from "./monitoring/monitoring.js";
 import { Network } from "./network/network.js";
 import { planRegion, type RegionPlan } from "./regionPlan.js";
@@ -31,6 +32,11 @@ export interface RegionArgs {
    * @default pulumi.getStack()
    */
   readonly stack?: string;
+  /**
+   * The alerting channels' secret values (stack secrets, read by the entry program with
+   * `readAlertingSecrets`). @default {}
+   */
+  readonly alertingSecrets?: AlertingSecrets;
 }
 
 export const REGION_DEFAULTS = Object.freeze({
@@ -320,6 +326,12 @@ export class Region extends pulumi.ComponentResource {
           authToken: storage.resultBackendAuthToken,
           tls: true,
         },
+        // Alerts reach people through the region's own Alertmanager (two replicas).
+        alerting: { channels: cfg.alerting, secrets: args.alertingSecrets ?? {} },
+        // Node, disk and volume rules: kube-state-metrics, node-exporter, the kubelets.
+        clusterMetrics: { nodeExporterNamespace: `${ns}-node-metrics` },
+        // A pool that may scale to zero has no worker to miss.
+        workerPools: plan.workerPools.filter((p) => p.minReplicas >= 1).map((p) => p.name),
         storageClassName: eks
           ? REGION_DEFAULTS.monitoringStorageClass
           : (bc.storageClassName ?? "gp3"),

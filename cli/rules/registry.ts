@@ -29,6 +29,7 @@ import {
 } from "./capacity.js";
 import { kubernetesObjectNames, physicalNameLimits, physicalNamePerStack } from "./names.js";
 import { kedaSupportsKubernetes, customResourcesAfterTheirCrds } from "./order.js";
+import { podsMeetPodSecurity } from "./podSecurity.js";
 import { formatFinding, type Finding, type Rule, type RuleContext } from "./rule.js";
 
 export const RULES: readonly Rule[] = [
@@ -48,6 +49,8 @@ export const RULES: readonly Rule[] = [
   physicalNameLimits,
   physicalNamePerStack,
   kubernetesObjectNames,
+  // admission
+  podsMeetPodSecurity,
 ];
 
 /** Runs `rules` over one stack's plan. */

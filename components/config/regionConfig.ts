@@ -13,6 +13,7 @@ import {
   versionString,
 } from "../broker/rabbitmqVersion.js";
 import type { WorkerPoolSizing } from "../workers/workerManifests.js";
+import { parseAlerting, SECRET_CONFIG_KEYS, type AlertingConfig } from "./alertingConfig.js";
 import {
   ACCESS_DEFAULTS,
   ACCESS_KEYS,
@@ -48,6 +49,7 @@ export const CONFIG_KEYS = [
   "ingress",
   "storage",
   "federation",
+  "alerting",
 ] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -203,6 +205,8 @@ export interface RegionConfig {
     /** Address blocks (peer VPCs) allowed to reach this broker's internal NLB, besides this VPC. */
     readonly allowedCidrs: readonly string[];
   };
+  /** Who is told when an alert fires (`taskfleet:alerting`; secrets are separate stack secrets). */
+  readonly alerting: AlertingConfig;
 }
 
 /** Defaults, in one place. `Pulumi.yaml` declares the same values (a test checks they match). */
@@ -282,7 +286,11 @@ export const PRIORITIES: readonly PriorityClass[] = ["high", "default", "low"];
 /** Parses and validates a stack's `taskfleet:*` values (keys without the prefix). */
 export function parseRegionConfig(raw: Readonly<Record<string, unknown>>): RegionConfig {
   for (const key of Object.keys(raw)) {
-    if (key !== "broker" && !(CONFIG_KEYS as readonly string[]).includes(key)) {
+    if (
+      key !== "broker" &&
+      !(CONFIG_KEYS as readonly string[]).includes(key) &&
+      !SECRET_CONFIG_KEYS.includes(key)
+    ) {
       throw new ConfigError(
         `${K(key)}: unknown key; allowed keys are ${[...CONFIG_KEYS, "broker"].map(K).join(", ")}`,
       );
@@ -307,6 +315,7 @@ export function parseRegionConfig(raw: Readonly<Record<string, unknown>>): Regio
   const ingress = parseIngress(object(raw.ingress, K("ingress")), region);
   const storage = parseStorage(object(raw.storage, K("storage")), region);
   const federation = parseFederation(object(raw.federation, K("federation")), region);
+  const alerting = parseAlerting(raw.alerting);
   return {
     region,
     environment,
@@ -317,6 +326,7 @@ export function parseRegionConfig(raw: Readonly<Record<string, unknown>>): Regio
     ingress,
     storage,
     federation,
+    alerting,
   };
 }
 

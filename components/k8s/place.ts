@@ -23,6 +23,9 @@ export function resourceName(name: string, kind: string): string {
     ServiceAccount: "-sa",
     Role: "-role",
     RoleBinding: "-rolebinding",
+    ClusterRole: "-clusterrole",
+    ClusterRoleBinding: "-clusterrolebinding",
+    DaemonSet: "",
     StorageClass: "-storage",
     NetworkPolicy: "-netpol",
     Namespace: "-ns",
@@ -37,6 +40,7 @@ type TypedClass = new (name: string, args: never, opts?: Opts) => pulumi.CustomR
 const TYPED: Readonly<Record<string, TypedClass>> = {
   "apps/v1/Deployment": k8s.apps.v1.Deployment,
   "apps/v1/StatefulSet": k8s.apps.v1.StatefulSet,
+  "apps/v1/DaemonSet": k8s.apps.v1.DaemonSet,
   "v1/Service": k8s.core.v1.Service,
   "v1/ConfigMap": k8s.core.v1.ConfigMap,
   "v1/ServiceAccount": k8s.core.v1.ServiceAccount,
@@ -44,6 +48,8 @@ const TYPED: Readonly<Record<string, TypedClass>> = {
   "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
   "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role,
   "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,
+  "rbac.authorization.k8s.io/v1/ClusterRole": k8s.rbac.v1.ClusterRole,
+  "rbac.authorization.k8s.io/v1/ClusterRoleBinding": k8s.rbac.v1.ClusterRoleBinding,
   "storage.k8s.io/v1/StorageClass": k8s.storage.v1.StorageClass,
   "networking.k8s.io/v1/NetworkPolicy": k8s.networking.v1.NetworkPolicy,
 };

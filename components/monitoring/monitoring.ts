@@ -2,14 +2,24 @@
  * The monitoring layer of one region on Kubernetes (seed S34–S38): Prometheus (a StatefulSet with
  * its TSDB on an SSD-backed volume and retention flags) scraping the brokers, workers, task API
  * and — through redis_exporter — the result backend; the generated alert rules; Grafana with the
- * generated dashboards provisioned. Everything it places comes from `planMonitoring` (pure).
+ * generated dashboards provisioned; with `alerting`, a clustered Alertmanager Prometheus sends to;
+ * with `clusterMetrics`, kube-state-metrics, node-exporter and the kubelets scraped for the node,
+ * disk and volume rules. Everything it places comes from `planMonitoring` (pure).
  */
-import { readFileSync } from "node:fs";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { containerSecurityContext, labels, podSecurityContext, selector } from "../k8s/objects.js";
-import { FEDERATION_EXPORTER_PORT, REDIS_EXPORTER_PORT } from "./metrics.js";
+import { Alertmanager, type AlertingSecrets } from "./alertmanager.js";
+import type { AlertingChannels } from "./alertmanagerManifests.js";
+import { ClusterMetrics } from "./clusterMetrics.js";
+import {
+  clusterIpService,
+  createFederationExporter,
+  createRedisExporter,
+  type MonitoredFederation,
+  type MonitoredRedis,
+} from "./exporterDeployments.js";
 import {
   MONITORING_DEFAULTS,
   PATHS,
@@ -19,42 +29,29 @@ import {
 } from "./monitoringPlan.js";
 import type { AlertThresholds } from "./thresholds.js";
 
-export type { MonitoredPods, MonitoredTls };
+export type { MonitoredFederation, MonitoredPods, MonitoredRedis, MonitoredTls };
 
-/** The result backend redis_exporter watches. */
-export interface MonitoredRedis {
-  /** `host:port` of the Redis endpoint (the ElastiCache configuration endpoint). */
-  readonly address: pulumi.Input<string>;
-  /** AUTH token; stored in a Kubernetes Secret. @default - no AUTH */
-  readonly authToken?: pulumi.Input<string>;
-  /** Connect with TLS (`rediss://`), as ElastiCache with transit encryption requires. @default true */
-  readonly tls?: boolean;
+/** The region's Alertmanager (a child component). */
+export interface MonitoringAlerting {
+  /** Channels and routes (`taskfleet:alerting`). */
+  readonly channels: AlertingChannels;
+  /** The channels' secret values (stack secrets). @default {} */
+  readonly secrets?: AlertingSecrets;
+  /** Replicas in its gossip cluster. @default 2 */
+  readonly replicas?: number;
+  /** @default "quay.io/prometheus/alertmanager:v0.25.0" */
+  readonly image?: string;
 }
 
-/** This region's broker management API, read by the federation exporter. */
-export interface MonitoredFederation {
-  /** Base URL of the RabbitMQ management API, e.g. `http://tf-broker.taskfleet.svc:15672`. */
-  readonly managementUrl: pulumi.Input<string>;
-  /** A management user allowed to read federation status (tag `monitoring`). */
-  readonly username: pulumi.Input<string>;
-  /** Its password; stored in a Kubernetes Secret. */
-  readonly password: pulumi.Input<string>;
-  /**
-   * For an `https` URL signed by a private CA: the Secret (in the monitoring namespace) holding
-   * the CA certificate, which the exporter trusts through `NODE_EXTRA_CA_CERTS`.
-   * @default - the image's public CAs only
-   */
-  readonly ca?: { readonly secretName: string; readonly key?: string };
+/** kube-state-metrics and node-exporter (a child component) and the kubelets' volume statistics. */
+export interface MonitoringClusterMetrics {
+  /** Namespace created for node-exporter (Pod Security `privileged`). */
+  readonly nodeExporterNamespace: string;
+  /** @default "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.16.0" */
+  readonly kubeStateMetricsImage?: string;
+  /** @default "quay.io/prometheus/node-exporter:v1.9.1" */
+  readonly nodeExporterImage?: string;
 }
-
-/** Where the federation exporter finds the management API's CA. */
-const FEDERATION_CA_DIR = "/etc/federation-exporter/ca";
-
-/** The exporter script, placed in a ConfigMap and run by a stock Node image. */
-const FEDERATION_EXPORTER_SCRIPT = readFileSync(
-  new URL("./exporter/federation-exporter.mjs", import.meta.url),
-  "utf8",
-);
 
 /** Arguments of {@link Monitoring}. */
 export interface MonitoringArgs {
@@ -91,8 +88,17 @@ export interface MonitoringArgs {
   readonly scrapeIntervalSeconds?: number;
   /** @default 30 */
   readonly evaluationIntervalSeconds?: number;
-  /** Alertmanager `host:port` addresses that receive the alerts. @default [] */
+  /** Alertmanager `host:port` addresses that receive the alerts, besides `alerting`'s. @default [] */
   readonly alertmanagers?: readonly string[];
+  /** Deploy an Alertmanager and send the alerts to it. @default - none (alerts only in Prometheus) */
+  readonly alerting?: MonitoringAlerting;
+  /** Deploy the cluster exporters and add the cluster rules. @default - none */
+  readonly clusterMetrics?: MonitoringClusterMetrics;
+  /**
+   * Worker pools that always run a worker (`minReplicas` ≥ 1): one `WorkerPoolDown` rule each.
+   * @default []
+   */
+  readonly workerPools?: readonly string[];
   /** Memory limit of the Prometheus container. @default 4 */
   readonly prometheusMemoryGiB?: number;
   /** Node labels the monitoring pods must run on (e.g. the system pool). @default {} */
@@ -109,33 +115,6 @@ export interface MonitoringArgs {
 
 const PROMETHEUS_UID = 65534;
 const GRAFANA_UID = 472;
-const REDIS_EXPORTER_UID = 59000;
-/** The `node` user of the official Node images. */
-const NODE_UID = 1000;
-
-/** A ClusterIP Service in front of one named container port (Prometheus, Grafana, exporters). */
-function clusterIpService(
-  name: string,
-  namespace: pulumi.Input<string>,
-  objectLabels: Record<string, string>,
-  podSelector: Record<string, string>,
-  portName: string,
-  port: number,
-  opts: pulumi.CustomResourceOptions,
-): k8s.core.v1.Service {
-  return new k8s.core.v1.Service(
-    name,
-    {
-      metadata: { name, namespace, labels: objectLabels },
-      spec: {
-        type: "ClusterIP",
-        selector: podSelector,
-        ports: [{ name: portName, port, targetPort: portName }],
-      },
-    },
-    opts,
-  );
-}
 
 /** Prometheus, alert rules, Grafana and redis_exporter for one region. */
 export class Monitoring extends pulumi.ComponentResource {
@@ -155,6 +134,15 @@ export class Monitoring extends pulumi.ComponentResource {
       ...args,
       monitorRedis: args.redis !== undefined,
       monitorFederation: args.federation !== undefined,
+      ...(args.alerting
+        ? {
+            alerting: {
+              channels: args.alerting.channels,
+              replicas: args.alerting.replicas,
+              image: args.alerting.image,
+            },
+          }
+        : {}),
     });
     super(Monitoring.TOKEN, name, {}, opts);
     const parent = { parent: this };
@@ -180,6 +168,14 @@ export class Monitoring extends pulumi.ComponentResource {
             resources: ["pods", "services", "endpoints"],
             verbs: ["get", "list", "watch"],
           },
+          // The kubelet job: node discovery, and the kubelets' /metrics (nodes/metrics only,
+          // not the broader nodes/proxy).
+          ...(plan.kubelet
+            ? [
+                { apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] },
+                { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
+              ]
+            : []),
         ],
       },
       parent,
@@ -391,167 +387,39 @@ export class Monitoring extends pulumi.ComponentResource {
     );
     clusterIpService(names.grafana, ns, grafLabels, grafSelector, "http", 3000, parent);
 
-    // ---- redis_exporter for the result backend ----
-    if (args.redis) {
-      const r = args.redis;
-      const exLabels = labels("redis-exporter", "monitoring", name);
-      const exSelector = selector("redis-exporter", name);
-      const scheme = (r.tls ?? true) ? "rediss" : "redis";
-      const exSecret = new k8s.core.v1.Secret(
-        names.redisExporter,
-        {
-          metadata: { namespace: ns, labels: exLabels },
-          type: "Opaque",
-          stringData: {
-            address: pulumi.interpolate`${scheme}://${r.address}`,
-            password: r.authToken ? pulumi.secret(r.authToken) : "",
-          },
-        },
-        parent,
-      );
-      const ref = (key: string) => ({ secretKeyRef: { name: exSecret.metadata.name, key } });
-      new k8s.apps.v1.Deployment(
-        names.redisExporter,
-        {
-          metadata: { name: names.redisExporter, namespace: ns, labels: exLabels },
-          spec: {
-            replicas: 1,
-            selector: { matchLabels: exSelector },
-            template: {
-              metadata: { labels: exLabels },
-              spec: {
-                nodeSelector,
-                securityContext: podSecurityContext(REDIS_EXPORTER_UID),
-                containers: [
-                  {
-                    name: "redis-exporter",
-                    image: plan.images.redisExporter,
-                    env: [
-                      { name: "REDIS_ADDR", valueFrom: ref("address") },
-                      { name: "REDIS_PASSWORD", valueFrom: ref("password") },
-                    ],
-                    ports: [{ name: "metrics", containerPort: REDIS_EXPORTER_PORT }],
-                    readinessProbe: { httpGet: { path: "/health", port: "metrics" } },
-                    resources: {
-                      requests: { cpu: "50m", memory: "64Mi" },
-                      limits: { memory: "128Mi" },
-                    },
-                    securityContext: containerSecurityContext(true),
-                  },
-                ],
-              },
-            },
-          },
-        },
-        parent,
-      );
-      clusterIpService(
-        names.redisExporter,
-        ns,
-        exLabels,
-        exSelector,
-        "metrics",
-        REDIS_EXPORTER_PORT,
-        parent,
-      );
-    }
+    const ctx = { plan, nodeSelector, parent };
+    if (args.redis) createRedisExporter(name, ns, args.redis, ctx);
+    if (args.federation) createFederationExporter(name, ns, args.federation, ctx);
 
-    // ---- federation exporter (link state from the management API) ----
-    if (args.federation) {
-      const f = args.federation;
-      const fxLabels = labels("federation-exporter", "monitoring", name);
-      const fxSelector = selector("federation-exporter", name);
-      const fxSecret = new k8s.core.v1.Secret(
-        names.federationExporter,
+    // ---- Alertmanager and the cluster exporters (child components) ----
+    if (args.alerting && plan.alertmanager) {
+      const am = new Alertmanager(
+        plan.alertmanager.name,
         {
-          metadata: { namespace: ns, labels: fxLabels },
-          type: "Opaque",
-          stringData: {
-            url: f.managementUrl,
-            username: f.username,
-            password: pulumi.secret(f.password),
-          },
+          namespace: ns,
+          channels: args.alerting.channels,
+          secrets: args.alerting.secrets,
+          replicas: plan.alertmanager.replicas,
+          image: args.alerting.image,
+          nodeSelector,
         },
         parent,
       );
-      const fxScript = new k8s.core.v1.ConfigMap(
-        `${names.federationExporter}-script`,
+      // The scrape config and the `alerting` block name exactly these replicas.
+      if (am.addresses.join() !== plan.alertmanager.addresses.join()) {
+        throw new Error(`alertmanager addresses differ: ${am.addresses.join()}`);
+      }
+    }
+    if (args.clusterMetrics) {
+      new ClusterMetrics(
+        plan.names.clusterMetrics,
         {
-          metadata: { namespace: ns, labels: fxLabels },
-          data: { "federation-exporter.mjs": FEDERATION_EXPORTER_SCRIPT },
+          namespace: ns,
+          nodeExporterNamespace: args.clusterMetrics.nodeExporterNamespace,
+          nodeSelector,
+          kubeStateMetricsImage: args.clusterMetrics.kubeStateMetricsImage,
+          nodeExporterImage: args.clusterMetrics.nodeExporterImage,
         },
-        parent,
-      );
-      const ref = (key: string) => ({ secretKeyRef: { name: fxSecret.metadata.name, key } });
-      const caKey = f.ca?.key ?? "ca.crt";
-      new k8s.apps.v1.Deployment(
-        names.federationExporter,
-        {
-          metadata: { name: names.federationExporter, namespace: ns, labels: fxLabels },
-          spec: {
-            replicas: 1,
-            selector: { matchLabels: fxSelector },
-            template: {
-              metadata: { labels: fxLabels },
-              spec: {
-                nodeSelector,
-                securityContext: podSecurityContext(NODE_UID),
-                containers: [
-                  {
-                    name: "federation-exporter",
-                    image: plan.images.federationExporter,
-                    command: ["node", "/exporter/federation-exporter.mjs"],
-                    env: [
-                      { name: "RABBITMQ_MANAGEMENT_URL", valueFrom: ref("url") },
-                      { name: "RABBITMQ_USERNAME", valueFrom: ref("username") },
-                      { name: "RABBITMQ_PASSWORD", valueFrom: ref("password") },
-                      { name: "EXPORTER_PORT", value: String(FEDERATION_EXPORTER_PORT) },
-                      ...(f.ca
-                        ? [{ name: "NODE_EXTRA_CA_CERTS", value: `${FEDERATION_CA_DIR}/${caKey}` }]
-                        : []),
-                    ],
-                    ports: [{ name: "metrics", containerPort: FEDERATION_EXPORTER_PORT }],
-                    readinessProbe: { httpGet: { path: "/healthz", port: "metrics" } },
-                    resources: {
-                      requests: { cpu: "20m", memory: "48Mi" },
-                      limits: { memory: "96Mi" },
-                    },
-                    securityContext: containerSecurityContext(true),
-                    volumeMounts: [
-                      { name: "script", mountPath: "/exporter", readOnly: true },
-                      ...(f.ca
-                        ? [{ name: "ca", mountPath: FEDERATION_CA_DIR, readOnly: true }]
-                        : []),
-                    ],
-                  },
-                ],
-                volumes: [
-                  { name: "script", configMap: { name: fxScript.metadata.name } },
-                  ...(f.ca
-                    ? [
-                        {
-                          name: "ca",
-                          secret: {
-                            secretName: f.ca.secretName,
-                            items: [{ key: caKey, path: caKey }],
-                          },
-                        },
-                      ]
-                    : []),
-                ],
-              },
-            },
-          },
-        },
-        parent,
-      );
-      clusterIpService(
-        names.federationExporter,
-        ns,
-        fxLabels,
-        fxSelector,
-        "metrics",
-        FEDERATION_EXPORTER_PORT,
         parent,
       );
     }

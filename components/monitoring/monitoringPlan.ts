@@ -7,6 +7,7 @@ import { alertNames, generateAlertRules, renderRuleFile, RULE_FILE_NAME } from "
 import { generateDashboards, grafanaDashboardProvider, grafanaDatasource } from "./dashboards.js";
 import {
   FEDERATION_EXPORTER_PORT,
+  NODE_EXPORTER_PORT,
   RABBITMQ_PROMETHEUS_PORT,
   REDIS_EXPORTER_PORT,
 } from "./metrics.js";
@@ -22,6 +23,9 @@ import {
   type TargetSource,
 } from "./scrapeConfig.js";
 import type { AlertThresholds } from "./thresholds.js";
+import { planAlertmanager, type AlertingChannels } from "./alertmanagerManifests.js";
+import { clusterMetricsObjects } from "./clusterMetricsManifests.js";
+import { WORKER_POOL_LABEL } from "../workers/workerManifests.js";
 
 /** Pods of one monitored workload. */
 export interface MonitoredPods {
@@ -79,6 +83,14 @@ export interface MonitoringSettings {
   readonly scrapeIntervalSeconds?: number;
   readonly evaluationIntervalSeconds?: number;
   readonly alertmanagers?: readonly string[];
+  /** The Alertmanager the component deploys (its secrets are not needed to plan). */
+  readonly alerting?: {
+    readonly channels: AlertingChannels;
+    readonly replicas?: number;
+    readonly image?: string;
+  };
+  readonly clusterMetrics?: { readonly nodeExporterNamespace: string };
+  readonly workerPools?: readonly string[];
   readonly prometheusImage?: string;
   readonly grafanaImage?: string;
   readonly redisExporterImage?: string;
@@ -123,7 +135,16 @@ export interface MonitoringPlan {
     readonly grafana: string;
     readonly redisExporter: string;
     readonly federationExporter: string;
+    readonly clusterMetrics: string;
   };
+  /** The deployed Alertmanager's name, replica count and addresses. */
+  readonly alertmanager?: {
+    readonly name: string;
+    readonly replicas: number;
+    readonly addresses: readonly string[];
+  };
+  /** Whether Prometheus reads the kubelets (it needs `nodes/metrics`). */
+  readonly kubelet: boolean;
   readonly prometheusConfig: string;
   readonly ruleFileName: string;
   readonly rules: string;
@@ -175,6 +196,7 @@ function pods(
   p: MonitoredPods,
   component: string,
   port: number,
+  targetLabels: Record<string, string> = {},
 ): { source: TargetSource; ca?: CaMount } {
   if (p === undefined || p === null || typeof p !== "object") {
     throw new Error(`${field}: missing; give the namespace (and labels) of the ${component} pods`);
@@ -188,6 +210,7 @@ function pods(
       "app.kubernetes.io/component": component,
     },
     port: p.port ?? port,
+    ...(Object.keys(targetLabels).length > 0 ? { targetLabels } : {}),
     ...(p.tls && ca
       ? { tls: { caFile: `${ca.mountPath}/${ca.key}`, serverName: p.tls.serverName } }
       : {}),
@@ -225,7 +248,9 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
     );
   }
   const brokers = pods("brokers", s.brokers, "broker", d.brokerPort);
-  const workers = pods("workers", s.workers, "worker", d.workerPort);
+  const workers = pods("workers", s.workers, "worker", d.workerPort, {
+    pool: WORKER_POOL_LABEL,
+  });
   const api = pods("api", s.api, "api", d.apiPort);
   const targets = { rabbitmq: brokers.source, workers: workers.source, api: api.source };
   const caMounts = [brokers.ca, workers.ca, api.ca].filter((c): c is CaMount => c !== undefined);
@@ -234,12 +259,32 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
     grafana: `${name}-grafana`,
     redisExporter: `${name}-redis-exporter`,
     federationExporter: `${name}-federation-exporter`,
+    clusterMetrics: `${name}-cluster`,
   };
+  const am = s.alerting
+    ? planAlertmanager({
+        name: `${name}-alertmanager`,
+        namespace: s.namespace,
+        channels: s.alerting.channels,
+        replicas: s.alerting.replicas,
+        image: s.alerting.image,
+      })
+    : undefined;
+  const cluster = s.clusterMetrics
+    ? clusterMetricsObjects({
+        name: names.clusterMetrics,
+        namespace: s.namespace,
+        nodeExporterNamespace: s.clusterMetrics.nodeExporterNamespace,
+      })
+    : undefined;
   const svc = (n: string, port: number): string => `${n}.${s.namespace}.svc:${port}`;
   const ruleFile = generateAlertRules({
     expectedBrokerNodes: s.expectedBrokerNodes,
     thresholds: s.thresholds,
     unconsumedQueuesRegex: s.unconsumedQueuesRegex,
+    workerPools: s.workerPools,
+    cluster: cluster !== undefined,
+    ...(am ? { alertmanagerReplicas: am.replicas } : {}),
   });
   const config = generatePrometheusConfig({
     region: s.region,
@@ -256,11 +301,24 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
             },
           }
         : {}),
+      ...(am ? { alertmanager: { kind: "static", targets: [...am.addresses] } } : {}),
+      ...(cluster
+        ? {
+            kubeStateMetrics: { kind: "static", targets: [cluster.kubeStateMetrics.address] },
+            nodeExporter: {
+              kind: "kubernetesPods",
+              namespace: s.clusterMetrics!.nodeExporterNamespace,
+              podLabels: cluster.nodeExporter.podSelector,
+              port: NODE_EXPORTER_PORT,
+            },
+            kubelet: true,
+          }
+        : {}),
     },
     scrapeIntervalSeconds: s.scrapeIntervalSeconds,
     evaluationIntervalSeconds: s.evaluationIntervalSeconds,
     rulesDir: PATHS.prometheusRulesDir,
-    alertmanagers: s.alertmanagers,
+    alertmanagers: [...(am?.addresses ?? []), ...(s.alertmanagers ?? [])],
   });
   const storageSizeGiB = s.storageSizeGiB ?? d.storageSizeGiB;
   const flags = retentionFlags({ retentionDays: s.retentionDays, storageSizeGiB });
@@ -274,6 +332,10 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
   return {
     namespace: s.namespace,
     names,
+    ...(am
+      ? { alertmanager: { name: am.name, replicas: am.replicas, addresses: am.addresses } }
+      : {}),
+    kubelet: cluster !== undefined,
     prometheusConfig: renderPrometheusConfig(config),
     ruleFileName: RULE_FILE_NAME,
     rules: renderRuleFile(ruleFile),

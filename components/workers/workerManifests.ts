@@ -7,6 +7,9 @@ import { POOL_LABEL, workerPoolKey } from "../compute/nodePools.js";
 import { k8sName, type K8sObject } from "../k8s/objects.js";
 import { runtimeWorkload } from "../k8s/runtimeDeployment.js";
 
+/** Pod label carrying the pool's name (Prometheus copies it to `pool`; WorkerPoolDown uses it). */
+export const WORKER_POOL_LABEL = "taskfleet.io/worker-pool";
+
 /** Seconds added to the task time limit for the grace period, so a running task can finish. */
 export const GRACE_MARGIN_SECONDS = 30;
 
@@ -87,7 +90,8 @@ export function workerPoolObjects(pool: WorkerPoolSpec, ctx: WorkerPoolContext):
     component: "worker",
     name,
     namespace: ctx.namespace,
-    extraLabels: { "taskfleet.io/priority": pool.priority },
+    // The pool's name on its pods: Prometheus copies it to the `pool` label (WorkerPoolDown).
+    extraLabels: { "taskfleet.io/priority": pool.priority, [WORKER_POOL_LABEL]: pool.name },
     maxSurge: "25%",
     terminationGracePeriodSeconds: pool.taskTimeLimitSeconds + GRACE_MARGIN_SECONDS,
     ...(ctx.selectNodePool ? { nodeSelector: { [POOL_LABEL]: workerPoolKey(pool.name) } } : {}),

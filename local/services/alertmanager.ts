@@ -17,6 +17,11 @@ export interface AlertmanagerServerOptions {
   port?: number;
   /** @default false */
   detached?: boolean;
+  /**
+   * Gossip with other replicas: this one's cluster port and its peers (`127.0.0.1:<port>`).
+   * @default - one replica, no gossip port
+   */
+  cluster?: { port: number; peers: readonly string[] };
 }
 
 /** An alert as Alertmanager's API v2 returns it (`GET /api/v2/alerts`). */
@@ -46,8 +51,14 @@ export class AlertmanagerServer extends HttpService {
       `--config.file=${configFile}`,
       `--storage.path=${join(this.dir, "data")}`,
       `--web.listen-address=127.0.0.1:${port}`,
-      // One replica: no gossip port.
-      "--cluster.listen-address=",
+      ...(this.o.cluster
+        ? [
+            `--cluster.listen-address=127.0.0.1:${this.o.cluster.port}`,
+            ...this.o.cluster.peers.map((p) => `--cluster.peer=${p}`),
+            "--cluster.settle-timeout=5s",
+          ]
+        : // One replica: no gossip port.
+          ["--cluster.listen-address="]),
     ]);
   }
 

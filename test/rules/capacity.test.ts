@@ -111,8 +111,8 @@ describe("pod-fits-node", () => {
       resource: BROKER,
       field: "spec.template.spec.containers[].resources.requests",
       problem:
-        "pod taskfleet-broker requests 4200m CPU, 16640Mi memory (init and sidecar containers counted) and a node of pool broker: r6i.xlarge offers 3765m CPU, 29213Mi memory, 55 pods (after the kubelet's 80m CPU and 993Mi reserved with eviction, and 3 DaemonSets' 155m CPU, 104Mi)",
-      fix: "lower the pod's requests to at most 3765m CPU and 29213Mi, or use a larger instance type in taskfleet:cluster.brokerPool.instanceTypes (r6i.2xlarge, r6i.4xlarge, m6i.2xlarge fit)",
+        "pod taskfleet-broker requests 4200m CPU, 16640Mi memory (init and sidecar containers counted) and a node of pool broker: r6i.xlarge offers 3755m CPU, 29189Mi memory, 54 pods (after the kubelet's 80m CPU and 993Mi reserved with eviction, and 4 DaemonSets' 165m CPU, 128Mi)",
+      fix: "lower the pod's requests to at most 3755m CPU and 29189Mi, or use a larger instance type in taskfleet:cluster.brokerPool.instanceTypes (r6i.2xlarge, r6i.4xlarge, m6i.2xlarge fit)",
     });
   });
 });
@@ -129,7 +129,7 @@ describe("pool-holds-max-replicas", () => {
     expectRejects("pool-holds-max-replicas", ctx, {
       resource: DEFAULT_POOL,
       field: "scalingConfig.maxSize",
-      // c6i.xlarge: 3765m CPU → 3 pods of 1 CPU per node; 200 pods need 67 nodes.
+      // c6i.xlarge: 3755m CPU → 3 pods of 1 CPU per node; 200 pods need 67 nodes.
       problem:
         /^pool worker-default needs 67 nodes of c6i\.xlarge for 200 × taskfleet-workers-default \(1000m CPU, 2048Mi memory\); its maxNodes is 30/,
       fix: "raise taskfleet:workers.pools[1].maxNodes to 67, lower the maximum replicas, or use a larger instance type in taskfleet:workers.pools[1].instanceTypes",

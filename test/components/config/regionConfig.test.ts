@@ -87,7 +87,7 @@ describe("parseRegionConfig: exact messages", () => {
     [
       "unknown top-level key",
       { netwrok: {} },
-      "taskfleet:netwrok: unknown key; allowed keys are taskfleet:region, taskfleet:environment, taskfleet:network, taskfleet:cluster, taskfleet:brokerCluster, taskfleet:workers, taskfleet:ingress, taskfleet:storage, taskfleet:federation, taskfleet:broker",
+      "taskfleet:netwrok: unknown key; allowed keys are taskfleet:region, taskfleet:environment, taskfleet:network, taskfleet:cluster, taskfleet:brokerCluster, taskfleet:workers, taskfleet:ingress, taskfleet:storage, taskfleet:federation, taskfleet:alerting, taskfleet:broker",
     ],
     [
       "bad region",

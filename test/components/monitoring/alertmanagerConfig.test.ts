@@ -17,6 +17,7 @@ import {
   type AlertmanagerConfigInput,
 } from "../../../components/monitoring/alertmanagerConfig.js";
 import { AlertmanagerServer } from "../../../local/services/alertmanager.js";
+import { freePorts } from "../../../local/services/ports.js";
 import { tempDir } from "../../support/tmp.js";
 
 const execFileP = promisify(execFile);
@@ -250,4 +251,54 @@ describe("inhibition on a real Alertmanager 0.25", () => {
       ].sort(),
     );
   });
+});
+
+describe("two Alertmanager 0.25 replicas in a gossip cluster (as the cloud target runs them)", () => {
+  it("a silence set on one replica reaches the other", async () => {
+    const [g0, g1] = await freePorts(2);
+    const config = renderAlertmanagerConfig(generateAlertmanagerConfig({ channels: {} }));
+    const peers = [`127.0.0.1:${g0}`, `127.0.0.1:${g1}`];
+    const replicas = [g0!, g1!].map(
+      (port, i) =>
+        new AlertmanagerServer({
+          dir: join(dir.path, `replica-${i}`),
+          config,
+          cluster: { port, peers },
+        }),
+    );
+    try {
+      await Promise.all(replicas.map((r) => r.start()));
+      const members = async (r: AlertmanagerServer): Promise<number> => {
+        const s = (await (await fetch(`${r.url}/api/v2/status`)).json()) as {
+          cluster: { peers: unknown[] };
+        };
+        return s.cluster.peers.length;
+      };
+      const now = Date.now();
+      const res = await fetch(`${replicas[0]!.url}/api/v2/silences`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          matchers: [{ name: "alertname", value: "QueueBacklogHigh", isRegex: false }],
+          startsAt: new Date(now).toISOString(),
+          endsAt: new Date(now + 3_600_000).toISOString(),
+          createdBy: "test",
+          comment: "gossip",
+        }),
+      });
+      expect(res.status).toBe(200);
+      const { silenceID } = (await res.json()) as { silenceID: string };
+      let seen: { id: string }[] = [];
+      for (let i = 0; i < 100 && !seen.some((x) => x.id === silenceID); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        seen = (await (await fetch(`${replicas[1]!.url}/api/v2/silences`)).json()) as {
+          id: string;
+        }[];
+      }
+      expect(seen.map((x) => x.id)).toContain(silenceID);
+      expect(await members(replicas[1]!)).toBe(2);
+    } finally {
+      await Promise.all(replicas.map((r) => r.stop()));
+    }
+  }, 60_000);
 });
