@@ -13,7 +13,15 @@ import {
 } from "./metrics.js";
 import { resolveThresholds, type AlertThresholds } from "./thresholds.js";
 import { alertingRules, clusterRules } from "./clusterAlertRules.js";
-import { minutes, num, rule, sel, type AlertRule, type RuleGroup } from "./ruleKit.js";
+import {
+  minutes,
+  num,
+  promqlString,
+  rule,
+  sel,
+  type AlertRule,
+  type RuleGroup,
+} from "./ruleKit.js";
 
 export {
   runbookAnchor,
@@ -101,7 +109,10 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
   const notFed = `queue!~"${FEDERATION_QUEUE_REGEX}"`;
   // The runtime's retry delay queues hold messages without consumers by design, as dead-letter
   // queues do (their messages expire back into the work queues).
-  const unconsumed = `${input.unconsumedQueuesRegex ?? DEFAULT_UNCONSUMED_QUEUES_REGEX}|${DELAY_QUEUE_REGEX}`;
+  // Inside a PromQL string literal a backslash starts an escape: `\.` must be written `\\.`.
+  const unconsumed = promqlString(
+    `${input.unconsumedQueuesRegex ?? DEFAULT_UNCONSUMED_QUEUES_REGEX}|${DELAY_QUEUE_REGEX}`,
+  );
   const qReady = `${R.queueReady}${sel(JOBS.rabbitmqQueues, notFed)}`;
   const wk = sel(JOBS.workers);
   const rd = sel(JOBS.redis);
@@ -205,7 +216,7 @@ export function generateAlertRules(input: AlertRulesInput): RuleFile {
       "queues",
       "warning",
       minutes(t.queueWithoutConsumersMinutes),
-      `max by (vhost, queue) (${R.queueReady}${sel(JOBS.rabbitmqQueues, `${notFed}, queue!~"${unconsumed}"`)}) > 0 and on (vhost, queue) max by (vhost, queue) (${R.queueConsumers}${sel(JOBS.rabbitmqQueues, `${notFed}, queue!~"${unconsumed}"`)}) == 0`,
+      `max by (vhost, queue) (${R.queueReady}${sel(JOBS.rabbitmqQueues, `${notFed}, queue!~${unconsumed}`)}) > 0 and on (vhost, queue) max by (vhost, queue) (${R.queueConsumers}${sel(JOBS.rabbitmqQueues, `${notFed}, queue!~${unconsumed}`)}) == 0`,
       "Queue has messages but no consumer",
       "Queue {{ $labels.queue }} holds {{ $value }} ready messages and no worker consumes it.",
     ),

@@ -218,7 +218,10 @@ export class Monitoring extends pulumi.ComponentResource {
           replicas: 1,
           selector: { matchLabels: promSelector },
           template: {
-            metadata: { labels: promLabels },
+            metadata: {
+              labels: promLabels,
+              annotations: { "taskfleet.io/config-sha256": plan.configChecksum },
+            },
             spec: {
               serviceAccountName: sa.metadata.name,
               nodeSelector,

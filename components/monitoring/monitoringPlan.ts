@@ -3,6 +3,7 @@
  * arguments with defaults applied, Kubernetes names, and the generated Prometheus config, rules
  * and dashboards as text. Pure (no Pulumi import), so every decision is testable directly.
  */
+import { createHash } from "node:crypto";
 import { alertNames, generateAlertRules, renderRuleFile, RULE_FILE_NAME } from "./alertRules.js";
 import { generateDashboards, grafanaDashboardProvider, grafanaDatasource } from "./dashboards.js";
 import {
@@ -146,6 +147,11 @@ export interface MonitoringPlan {
   /** Whether Prometheus reads the kubelets (it needs `nodes/metrics`). */
   readonly kubelet: boolean;
   readonly prometheusConfig: string;
+  /**
+   * SHA-256 of the config and rules, on Prometheus' pod template: Prometheus reads them only at
+   * start (or on a reload), so a change rolls the pod instead of leaving stale rules running.
+   */
+  readonly configChecksum: string;
   readonly ruleFileName: string;
   readonly rules: string;
   readonly alertNames: readonly string[];
@@ -337,6 +343,10 @@ export function planMonitoring(name: string, s: MonitoringSettings): MonitoringP
       : {}),
     kubelet: cluster !== undefined,
     prometheusConfig: renderPrometheusConfig(config),
+    configChecksum: createHash("sha256")
+      .update(renderPrometheusConfig(config))
+      .update(renderRuleFile(ruleFile))
+      .digest("hex"),
     ruleFileName: RULE_FILE_NAME,
     rules: renderRuleFile(ruleFile),
     alertNames: alertNames(ruleFile),

@@ -29,6 +29,9 @@ export interface RuleFile {
 export const sel = (job: string, extra = ""): string =>
   `{job="${job}"${extra ? `, ${extra}` : ""}}`;
 export const num = (v: number): string => String(v);
+/** A PromQL string literal holding `v` exactly (backslashes and quotes escaped). */
+export const promqlString = (v: string): string =>
+  `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 export const minutes = (m: number): string => `${m}m`;
 
 /** Anchor of an alert's section in docs/operations.md. */

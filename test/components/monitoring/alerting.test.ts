@@ -7,6 +7,7 @@
  * severity to PagerDuty and Slack.
  */
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -149,6 +150,14 @@ describe("Monitoring with alerting and cluster metrics (mocks)", () => {
       source_labels: ["__meta_kubernetes_pod_label_taskfleet_io_worker_pool"],
       target_label: "pool",
       action: "replace",
+    });
+    // A changed config or rule file rolls Prometheus (it reads them only at start).
+    const prom = find(res, SS, "tf-mon-prometheus").inputs;
+    expect(at(prom, "spec.template.metadata.annotations")).toEqual({
+      "taskfleet.io/config-sha256": createHash("sha256")
+        .update(JSON.stringify(promConfig, null, 2) + "\n")
+        .update(JSON.stringify(rules, null, 2) + "\n")
+        .digest("hex"),
     });
     expect(rules.groups.map((g) => g.name)).toContain("taskfleet-cluster");
     expect(rules.groups.map((g) => g.name)).toContain("taskfleet-alerting");

@@ -131,7 +131,8 @@ describe("alert rules generator", () => {
     expect(find("QueueBacklogHigh", file).expr).toMatch(/ > 1000$/);
     expect(find("RedisLatencyHigh", file).expr).toMatch(/ > 0\.00025$/);
     expect(find("QueueWithoutConsumers", file).expr).toContain(
-      'queue!~".*\\.dlq|taskfleet[.]delay[.].*"',
+      // (in PromQL's string literal, the regex's backslash is escaped)
+      'queue!~".*\\\\.dlq|taskfleet[.]delay[.].*"',
     );
   });
 

@@ -180,6 +180,72 @@ describe("promtool", () => {
     }
   });
 
+  it("accepts a custom dead-letter regex with a backslash, and applies it", async () => {
+    const custom = generateAlertRules({
+      expectedBrokerNodes: 3,
+      unconsumedQueuesRegex: ".*\\.dlq",
+    });
+    const p = join(dir.path, "custom-regex.yml");
+    writeFileSync(p, renderRuleFile(custom));
+    const check = await promtool(["check", "rules", p]);
+    expect(check.out).toContain("SUCCESS");
+    const q = 'job="rabbitmq-queues", instance="r:15692", vhost="/"';
+    const tests = {
+      rule_files: ["custom-regex.yml"],
+      evaluation_interval: "1m",
+      tests: [
+        {
+          interval: "1m",
+          input_series: [
+            {
+              series: `rabbitmq_detailed_queue_messages_ready{${q}, queue="tasks.dlq"}`,
+              values: "5x20",
+            },
+            {
+              series: `rabbitmq_detailed_queue_consumers{${q}, queue="tasks.dlq"}`,
+              values: "0x20",
+            },
+            {
+              series: `rabbitmq_detailed_queue_messages_ready{${q}, queue="tasksxdlq"}`,
+              values: "5x20",
+            },
+            {
+              series: `rabbitmq_detailed_queue_consumers{${q}, queue="tasksxdlq"}`,
+              values: "0x20",
+            },
+          ],
+          alert_rule_test: [
+            {
+              eval_time: "15m",
+              alertname: "QueueWithoutConsumers",
+              // The dot is literal: tasks.dlq is a dead-letter queue, tasksxdlq is not.
+              exp_alerts: [
+                {
+                  exp_labels: {
+                    vhost: "/",
+                    queue: "tasksxdlq",
+                    severity: "warning",
+                    layer: "queues",
+                  },
+                  exp_annotations: {
+                    summary: "Queue has messages but no consumer",
+                    description:
+                      "Queue tasksxdlq holds 5 ready messages and no worker consumes it.",
+                    runbook: "docs/operations.md#queuewithoutconsumers",
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    const tp = join(dir.path, "custom-regex.test.yml");
+    writeFileSync(tp, JSON.stringify(tests, null, 2));
+    const r = await promtool(["test", "rules", tp]);
+    expect(r.code, r.out).toBe(0);
+  });
+
   it("rejects a test whose expectation is wrong (the harness can fail)", async () => {
     const wrong = {
       rule_files: [RULE_FILE_NAME],
