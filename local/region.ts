@@ -218,18 +218,29 @@ export class LocalRegion {
       await sleep(500);
     }
     // A node that has just joined starts its virtual hosts asynchronously; a client that declares
-    // a queue there meanwhile gets 541 INTERNAL_ERROR {vhost_supervisor_not_running}. Wait until
-    // every node says its virtual hosts run (rabbitmq-diagnostics check_virtual_hosts).
+    // a queue there meanwhile gets 541 INTERNAL_ERROR {vhost_supervisor_not_running}. On a loaded
+    // machine a vhost can also fail to start and stay down (RabbitMQ does not retry it; the
+    // operator's remedy is `rabbitmqctl restart_vhost`). Wait until every node says its virtual
+    // hosts run (rabbitmq-diagnostics check_virtual_hosts), restarting one that stays down.
+    const vhostDeadline = Date.now() + 90_000;
     for (const node of this.nodes) {
+      let firstDown = 0;
+      let lastRestart = 0;
       for (;;) {
         try {
           await node.ctl(["check_virtual_hosts"], "rabbitmq-diagnostics");
           break;
         } catch (err) {
-          if (Date.now() > deadline) {
+          const now = Date.now();
+          if (now > vhostDeadline) {
             throw new Error(
-              `region ${this.name}: the virtual hosts of ${node.nodeName} did not start in 120 s: ${(err as Error).message}`,
+              `region ${this.name}: the virtual hosts of ${node.nodeName} did not start in 90 s after the cluster formed: ${(err as Error).message}`,
             );
+          }
+          firstDown ||= now;
+          if (now - firstDown >= 5_000 && now - lastRestart >= 10_000) {
+            lastRestart = now;
+            await node.ctl(["restart_vhost", "-p", "/"]).catch(() => undefined);
           }
           await sleep(500);
         }
